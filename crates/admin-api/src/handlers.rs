@@ -1,0 +1,203 @@
+//! Thin handlers: extract (caller first, so unauthenticated requests get 401 before
+//! anything else), call one operation off the async workers, map the result.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use keypair_store::{AccountId, ClientId, EnvironmentId};
+use time::OffsetDateTime;
+
+use crate::auth::Caller;
+use crate::body::{page_request, JsonBody};
+use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput};
+use crate::views::{
+    AccountView, AuditView, CreatedKeypair, EnvironmentView, KeypairView, ListView,
+};
+use crate::{AdminApi, AdminError};
+
+type Api = web::Data<AdminApi>;
+type Reply = Result<HttpResponse, AdminError>;
+
+/// Runs a blocking operation on actix's thread pool.
+async fn run<T, F>(api: Api, f: F) -> Result<T, AdminError>
+where
+    F: FnOnce(&AdminApi) -> Result<T, AdminError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(move || f(&api))
+        .await
+        .map_err(|_| AdminError::Internal)?
+}
+
+fn account_id(path: &str) -> Result<AccountId, AdminError> {
+    Ok(AccountId::parse(path)?)
+}
+
+fn environment_id(path: &str) -> Result<EnvironmentId, AdminError> {
+    Ok(EnvironmentId::parse(path)?)
+}
+
+fn client_id(path: &str) -> Result<ClientId, AdminError> {
+    Ok(ClientId::parse(path)?)
+}
+
+pub async fn create_account(caller: Caller, api: Api, body: JsonBody<NameInput>) -> Reply {
+    let now = OffsetDateTime::now_utc();
+    let account = run(api, move |a| a.create_account(&caller, body.0, now)).await?;
+    Ok(HttpResponse::Created().json(AccountView::from(&account)))
+}
+
+pub async fn get_account(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = account_id(&path)?;
+    let account = run(api, move |a| a.get_account(&caller, &id)).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&account)))
+}
+
+pub async fn close_account(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = account_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    run(api, move |a| a.close_account(&caller, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn create_environment(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<NameInput>,
+) -> Reply {
+    let id = account_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    let env = run(api, move |a| {
+        a.create_environment(&caller, &id, body.0, now)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(EnvironmentView::from(&env)))
+}
+
+pub async fn list_environments(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Reply {
+    let id = account_id(&path)?;
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| a.list_environments(&caller, &id, &page)).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |e| EnvironmentView::from(e))))
+}
+
+pub async fn get_environment(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = environment_id(&path)?;
+    let env = run(api, move |a| a.get_environment(&caller, &id)).await?;
+    Ok(HttpResponse::Ok().json(EnvironmentView::from(&env)))
+}
+
+pub async fn close_environment(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = environment_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    run(api, move |a| a.close_environment(&caller, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn create_account_keypair(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<NewKeypairInput>,
+) -> Reply {
+    let id = account_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    let (kp, secret) = run(api, move |a| {
+        a.create_account_keypair(&caller, &id, body.0, now)
+    })
+    .await?;
+    Ok(created_keypair(&kp, &secret))
+}
+
+pub async fn create_environment_keypair(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<NewKeypairInput>,
+) -> Reply {
+    let id = environment_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    let (kp, secret) = run(api, move |a| {
+        a.create_environment_keypair(&caller, &id, body.0, now)
+    })
+    .await?;
+    Ok(created_keypair(&kp, &secret))
+}
+
+/// The one response that carries a secret: never cached.
+fn created_keypair(
+    kp: &keypair_store::Keypair,
+    secret: &keypair_store::ClientSecret,
+) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(CreatedKeypair::new(kp, secret))
+}
+
+pub async fn list_account_keypairs(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Reply {
+    let id = account_id(&path)?;
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| a.list_account_keypairs(&caller, &id, &page)).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
+}
+
+pub async fn list_environment_keypairs(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Reply {
+    let id = environment_id(&path)?;
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| {
+        a.list_environment_keypairs(&caller, &id, &page)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
+}
+
+pub async fn get_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = client_id(&path)?;
+    let kp = run(api, move |a| a.get_keypair(&caller, &id)).await?;
+    Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
+}
+
+pub async fn update_keypair(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<KeypairPatchInput>,
+) -> Reply {
+    let id = client_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    let kp = run(api, move |a| a.update_keypair(&caller, &id, body.0, now)).await?;
+    Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
+}
+
+pub async fn delete_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
+    let id = client_id(&path)?;
+    let now = OffsetDateTime::now_utc();
+    run(api, move |a| a.delete_keypair(&caller, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list_audit(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Reply {
+    let id = account_id(&path)?;
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| a.list_audit(&caller, &id, &page)).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |r| AuditView::from(r))))
+}

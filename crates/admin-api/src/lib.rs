@@ -1,0 +1,70 @@
+#![doc = include_str!("../README.md")]
+
+pub mod access;
+pub mod auth;
+pub mod body;
+mod error;
+mod handlers;
+pub mod ops;
+pub mod views;
+
+pub use error::AdminError;
+
+use actix_web::web;
+use keypair_store::{ScopeCatalogue, Store};
+
+/// The admin API's state: the store, the scope catalogue and the lifetime bound.
+#[derive(Debug)]
+pub struct AdminApi {
+    store: Store,
+    catalogue: ScopeCatalogue,
+    max_token_lifetime_seconds: u32,
+}
+
+impl AdminApi {
+    /// Wires the API. Register it with `App::app_data(web::Data::new(api))` together with
+    /// a `web::Data<resource_guard::Guard>` for the issuer's own audience.
+    pub fn new(
+        store: Store,
+        catalogue: ScopeCatalogue,
+        max_token_lifetime_seconds: u32,
+    ) -> AdminApi {
+        AdminApi {
+            store,
+            catalogue,
+            max_token_lifetime_seconds,
+        }
+    }
+}
+
+/// Declares every route once: the registration and the [`ROUTES`] list that the
+/// authorization matrix test must cover come from the same table.
+macro_rules! admin_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every admin route as `(method, path pattern)`.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+admin_routes! {
+    post "/admin/v1/accounts" => handlers::create_account;
+    get "/admin/v1/accounts/{account_id}" => handlers::get_account;
+    delete "/admin/v1/accounts/{account_id}" => handlers::close_account;
+    post "/admin/v1/accounts/{account_id}/environments" => handlers::create_environment;
+    get "/admin/v1/accounts/{account_id}/environments" => handlers::list_environments;
+    get "/admin/v1/environments/{environment_id}" => handlers::get_environment;
+    delete "/admin/v1/environments/{environment_id}" => handlers::close_environment;
+    post "/admin/v1/accounts/{account_id}/keypairs" => handlers::create_account_keypair;
+    post "/admin/v1/environments/{environment_id}/keypairs" => handlers::create_environment_keypair;
+    get "/admin/v1/accounts/{account_id}/keypairs" => handlers::list_account_keypairs;
+    get "/admin/v1/environments/{environment_id}/keypairs" => handlers::list_environment_keypairs;
+    get "/admin/v1/keypairs/{client_id}" => handlers::get_keypair;
+    patch "/admin/v1/keypairs/{client_id}" => handlers::update_keypair;
+    delete "/admin/v1/keypairs/{client_id}" => handlers::delete_keypair;
+    get "/admin/v1/accounts/{account_id}/audit" => handlers::list_audit;
+}

@@ -1,0 +1,316 @@
+//! Admin operations: permission checks, then one store call. No HTTP types; `now`
+//! is a parameter.
+
+use keypair_store::{
+    Account, AccountId, AuditRecord, ClientId, ClientSecret, Environment, EnvironmentId, Keypair,
+    KeypairPatch, NewKeypair, Owner, Page, PageRequest,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::access::Reach;
+use crate::auth::Caller;
+use crate::{AdminApi, AdminError};
+
+/// Most scopes one keypair may hold.
+pub const MAX_SCOPES: usize = 64;
+
+/// `{"name": "..."}` for accounts and environments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameInput {
+    /// 1 to 200 characters.
+    pub name: String,
+}
+
+/// `POST .../keypairs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeypairInput {
+    /// Allowed scopes, each from the catalogue (`keygate:operator` excluded).
+    pub scopes: Vec<String>,
+    /// Purpose (up to 1000 characters; default empty).
+    #[serde(default)]
+    pub comment: String,
+    /// Whether it may get tokens (default true).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Token lifetime for this keypair, 1 to `token.max_lifetime_seconds`.
+    #[serde(default)]
+    pub token_lifetime_seconds: Option<u32>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// `PATCH /keypairs/{client_id}`: absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeypairPatchInput {
+    /// New enabled flag.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// New scopes.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// New comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// 404 for what the caller cannot see, 403 for what it sees but may not change.
+fn require(reach: Reach, need: Reach) -> Result<(), AdminError> {
+    match (reach, need) {
+        (Reach::None, _) => Err(AdminError::NotFound),
+        (Reach::Read, Reach::Manage) => Err(AdminError::Forbidden),
+        _ => Ok(()),
+    }
+}
+
+impl AdminApi {
+    fn scopes(&self, scopes: &[String]) -> Result<keypair_store::ScopeSet, AdminError> {
+        if scopes.len() > MAX_SCOPES {
+            return Err(AdminError::bad(
+                "scopes",
+                format!("at most {MAX_SCOPES} scopes"),
+            ));
+        }
+        Ok(self.catalogue.validate_for_keypair(scopes)?)
+    }
+
+    fn new_keypair(&self, owner: Owner, input: NewKeypairInput) -> Result<NewKeypair, AdminError> {
+        if let Some(l) = input.token_lifetime_seconds {
+            if l == 0 || l > self.max_token_lifetime_seconds {
+                return Err(AdminError::bad(
+                    "token_lifetime_seconds",
+                    format!("must be between 1 and {}", self.max_token_lifetime_seconds),
+                ));
+            }
+        }
+        Ok(NewKeypair {
+            owner,
+            scopes: self.scopes(&input.scopes)?,
+            comment: input.comment,
+            enabled: input.enabled,
+            token_lifetime_seconds: input.token_lifetime_seconds,
+        })
+    }
+
+    /// `POST /accounts` (operators only).
+    pub fn create_account(
+        &self,
+        caller: &Caller,
+        input: NameInput,
+        now: OffsetDateTime,
+    ) -> Result<Account, AdminError> {
+        if !caller.role.may_create_accounts() {
+            return Err(AdminError::Forbidden);
+        }
+        Ok(self
+            .store
+            .create_account(&caller.actor(), &input.name, now)?)
+    }
+
+    /// `GET /accounts/{id}`.
+    pub fn get_account(&self, caller: &Caller, id: &AccountId) -> Result<Account, AdminError> {
+        require(caller.role.account(id), Reach::Read)?;
+        Ok(self.store.get_account(id)?)
+    }
+
+    /// `DELETE /accounts/{id}` (operators only; cascades).
+    pub fn close_account(
+        &self,
+        caller: &Caller,
+        id: &AccountId,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        require(caller.role.account(id), Reach::Manage)?;
+        Ok(self.store.close_account(&caller.actor(), id, now)?)
+    }
+
+    /// `POST /accounts/{id}/environments`.
+    pub fn create_environment(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        input: NameInput,
+        now: OffsetDateTime,
+    ) -> Result<Environment, AdminError> {
+        require(caller.role.account_children(account), Reach::Manage)?;
+        Ok(self
+            .store
+            .create_environment(&caller.actor(), account, &input.name, now)?)
+    }
+
+    /// `GET /accounts/{id}/environments`.
+    pub fn list_environments(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Page<Environment>, AdminError> {
+        require(caller.role.account_children(account), Reach::Read)?;
+        self.store.get_account(account)?;
+        Ok(self.store.list_environments(account, page)?)
+    }
+
+    fn visible_environment(
+        &self,
+        caller: &Caller,
+        id: &EnvironmentId,
+    ) -> Result<(Environment, Reach), AdminError> {
+        let env = self.store.get_environment(id)?;
+        let reach = caller.role.environment(&env.account_id, &env.id);
+        require(reach, Reach::Read)?;
+        Ok((env, reach))
+    }
+
+    /// `GET /environments/{id}`.
+    pub fn get_environment(
+        &self,
+        caller: &Caller,
+        id: &EnvironmentId,
+    ) -> Result<Environment, AdminError> {
+        Ok(self.visible_environment(caller, id)?.0)
+    }
+
+    /// `DELETE /environments/{id}` (cascades).
+    pub fn close_environment(
+        &self,
+        caller: &Caller,
+        id: &EnvironmentId,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        let (_, reach) = self.visible_environment(caller, id)?;
+        require(reach, Reach::Manage)?;
+        Ok(self.store.close_environment(&caller.actor(), id, now)?)
+    }
+
+    /// `POST /accounts/{id}/keypairs`.
+    pub fn create_account_keypair(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        input: NewKeypairInput,
+        now: OffsetDateTime,
+    ) -> Result<(Keypair, ClientSecret), AdminError> {
+        require(caller.role.account_children(account), Reach::Manage)?;
+        let new = self.new_keypair(Owner::Account(account.clone()), input)?;
+        Ok(self.store.create_keypair(&caller.actor(), new, now)?)
+    }
+
+    /// `POST /environments/{id}/keypairs`.
+    pub fn create_environment_keypair(
+        &self,
+        caller: &Caller,
+        env: &EnvironmentId,
+        input: NewKeypairInput,
+        now: OffsetDateTime,
+    ) -> Result<(Keypair, ClientSecret), AdminError> {
+        let env = self.store.get_environment(env)?;
+        require(
+            caller.role.environment_keypairs(&env.account_id, &env.id),
+            Reach::Manage,
+        )?;
+        let owner = Owner::Environment {
+            account_id: env.account_id,
+            environment_id: env.id,
+        };
+        let new = self.new_keypair(owner, input)?;
+        Ok(self.store.create_keypair(&caller.actor(), new, now)?)
+    }
+
+    /// `GET /accounts/{id}/keypairs`: account-owned keypairs only.
+    pub fn list_account_keypairs(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Page<Keypair>, AdminError> {
+        require(caller.role.account_children(account), Reach::Read)?;
+        self.store.get_account(account)?;
+        Ok(self
+            .store
+            .list_keypairs(&Owner::Account(account.clone()), page)?)
+    }
+
+    /// `GET /environments/{id}/keypairs`.
+    pub fn list_environment_keypairs(
+        &self,
+        caller: &Caller,
+        env: &EnvironmentId,
+        page: &PageRequest,
+    ) -> Result<Page<Keypair>, AdminError> {
+        let env = self.store.get_environment(env)?;
+        require(
+            caller.role.environment_keypairs(&env.account_id, &env.id),
+            Reach::Read,
+        )?;
+        let owner = Owner::Environment {
+            account_id: env.account_id,
+            environment_id: env.id,
+        };
+        Ok(self.store.list_keypairs(&owner, page)?)
+    }
+
+    fn visible_keypair(
+        &self,
+        caller: &Caller,
+        id: &ClientId,
+        need: Reach,
+    ) -> Result<Keypair, AdminError> {
+        let keypair = self.store.get_keypair(id)?;
+        require(caller.role.keypair(&keypair.owner), need)?;
+        Ok(keypair)
+    }
+
+    /// `GET /keypairs/{client_id}`.
+    pub fn get_keypair(&self, caller: &Caller, id: &ClientId) -> Result<Keypair, AdminError> {
+        self.visible_keypair(caller, id, Reach::Read)
+    }
+
+    /// `PATCH /keypairs/{client_id}`: effective at `/token` on the next request.
+    pub fn update_keypair(
+        &self,
+        caller: &Caller,
+        id: &ClientId,
+        input: KeypairPatchInput,
+        now: OffsetDateTime,
+    ) -> Result<Keypair, AdminError> {
+        self.visible_keypair(caller, id, Reach::Manage)?;
+        let patch = KeypairPatch {
+            enabled: input.enabled,
+            scopes: input
+                .scopes
+                .as_deref()
+                .map(|s| self.scopes(s))
+                .transpose()?,
+            comment: input.comment,
+        };
+        Ok(self.store.update_keypair(&caller.actor(), id, patch, now)?)
+    }
+
+    /// `DELETE /keypairs/{client_id}`.
+    pub fn delete_keypair(
+        &self,
+        caller: &Caller,
+        id: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        self.visible_keypair(caller, id, Reach::Manage)?;
+        Ok(self.store.delete_keypair(&caller.actor(), id, now)?)
+    }
+
+    /// `GET /accounts/{id}/audit`. Records outlive a closed account (operators can
+    /// still read them).
+    pub fn list_audit(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Page<AuditRecord>, AdminError> {
+        require(caller.role.account_children(account), Reach::Read)?;
+        Ok(self.store.list_audit(account, page)?)
+    }
+}

@@ -1,0 +1,224 @@
+//! The admin API over HTTP against a real store (SQLite, and PostgreSQL when
+//! `KEYGATE_TEST_POSTGRES_URL` is set), with tokens minted by the real token endpoint
+//! and validated by the real resource-guard.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod matrix;
+mod scenarios;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{test, web};
+use admin_api::AdminApi;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use keypair_store::testing::TestDb;
+use keypair_store::{Actor, ClientSecret, Keypair, NewKeypair, Owner, ScopeCatalogue, Store};
+use resource_guard::{FetchError, Guard, JwksProvider};
+use serde_json::Value;
+use time::OffsetDateTime;
+use token_endpoint::{
+    Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, TokenRequest, TokenService, TokenSettings,
+};
+
+pub const ISSUER: &str = "http://keygate.test";
+
+pub fn catalogue() -> ScopeCatalogue {
+    ScopeCatalogue::new([
+        ("feedback:read", "feedback-api"),
+        ("feedback:write", "feedback-api"),
+        ("keygate:admin", ISSUER),
+        ("keygate:operator", ISSUER),
+    ])
+    .unwrap()
+}
+
+#[derive(Debug)]
+struct LocalJwks(Arc<Keys>);
+
+impl JwksProvider for LocalJwks {
+    fn fetch(&self) -> Result<String, FetchError> {
+        Ok(self.0.ring().jwks.clone())
+    }
+}
+
+/// Everything an admin API test needs, wired like the binary.
+#[derive(Debug)]
+pub struct Env {
+    pub db: TestDb,
+    pub tokens: web::Data<TokenService>,
+    pub admin: web::Data<AdminApi>,
+    pub guard: web::Data<Guard>,
+}
+
+impl Env {
+    pub fn new(db: TestDb) -> Env {
+        let kek = Kek::from_base64(&STANDARD.encode([42u8; 32])).unwrap();
+        let keys = Arc::new(
+            Keys::load_or_create(
+                db.store.clone(),
+                kek,
+                KeySettings {
+                    algorithm: SigningAlgorithm::EdDSA,
+                    max_token_lifetime: time::Duration::days(1),
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap(),
+        );
+        let tokens = web::Data::new(TokenService::new(
+            db.store.clone(),
+            keys.clone(),
+            catalogue(),
+            TokenSettings {
+                issuer: ISSUER.into(),
+                lifetime_seconds: 3600,
+                max_lifetime_seconds: 86400,
+                max_body_bytes: 16384,
+                throttle: token_endpoint::ThrottleSettings::default(),
+                client_ip_header: None,
+            },
+        ));
+        let guard = web::Data::new(
+            Guard::builder(ISSUER, ISSUER)
+                .jwks_provider(Arc::new(LocalJwks(keys)))
+                .refresh_interval(None)
+                .build(),
+        );
+        let admin = web::Data::new(AdminApi::new(db.store.clone(), catalogue(), 86400));
+        Env {
+            db,
+            tokens,
+            admin,
+            guard,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    /// A token for the keypair, as `/token` would issue it at `now`.
+    pub fn mint_at(
+        &self,
+        id: &str,
+        secret: &ClientSecret,
+        extra: &str,
+        now: OffsetDateTime,
+    ) -> String {
+        let auth = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{id}:{}", secret.expose()))
+        );
+        let body = format!("grant_type=client_credentials{extra}");
+        let req = TokenRequest::parse(RawRequest {
+            content_type: Some("application/x-www-form-urlencoded"),
+            authorization: Some(&auth),
+            body: body.as_bytes(),
+        })
+        .unwrap();
+        self.tokens.issue(&req, now).unwrap().access_token
+    }
+
+    pub fn mint(&self, id: &str, secret: &ClientSecret) -> String {
+        self.mint_at(id, secret, "", OffsetDateTime::now_utc())
+    }
+}
+
+macro_rules! admin_app {
+    ($env:expr) => {
+        actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data($env.admin.clone())
+                .app_data($env.guard.clone())
+                .app_data($env.tokens.clone())
+                .configure(token_endpoint::http::configure)
+                .configure(admin_api::configure),
+        )
+        .await
+    };
+}
+pub(crate) use admin_app;
+
+pub fn keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keypair, ClientSecret) {
+    let scopes = catalogue().validate_for_keypair(scopes).unwrap();
+    store
+        .create_keypair(
+            &Actor::system("test"),
+            NewKeypair {
+                owner,
+                scopes,
+                comment: "test".into(),
+                enabled: true,
+                token_lifetime_seconds: None,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+}
+
+/// A response, read completely.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub async fn send<S, B>(app: &S, req: test::TestRequest) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let resp = test::call_service(app, req.to_request()).await;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = resp.into_body().try_into_bytes().unwrap_or_default();
+    Reply {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        headers,
+    }
+}
+
+/// A JSON request with a bearer token.
+pub fn call(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> test::TestRequest {
+    let method =
+        actix_web::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+    let mut req = test::TestRequest::default().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.insert_header(("authorization", format!("Bearer {t}")));
+    }
+    if let Some(b) = body {
+        req = req
+            .insert_header(("content-type", "application/json"))
+            .set_payload(b.to_string());
+    }
+    req
+}

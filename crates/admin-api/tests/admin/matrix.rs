@@ -1,0 +1,379 @@
+//! The authorization matrix: every route × every kind of caller → the expected status,
+//! from the design's permission table. Each cell runs on a fresh fixture, so a
+//! destructive route in one cell cannot change another's outcome.
+
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::{admin_app, call, keypair, send, Env};
+use keypair_store::testing::TestDb;
+use keypair_store::{Actor, KeypairPatch, Owner};
+
+keypair_store::on_both_backends_async! {
+    authorization_matrix;
+}
+
+/// The callers, in the column order of [`MATRIX`].
+const CALLERS: [&str; 12] = [
+    "operator",
+    "account admin",
+    "admin of another account",
+    "environment admin",
+    "admin of a sibling environment",
+    "non-admin keypair",
+    "disabled admin",
+    "deleted admin",
+    "feedback-api token of an admin",
+    "no token",
+    "malformed token",
+    "expired token",
+];
+
+/// The objects a path can name; replaced with the fixture's ids.
+/// `{A}` the account, `{A1}` its environment, `{KA1}` a keypair of A1, `{KA}` an
+/// account-owned keypair of A, `{KOP}` the operator's own keypair.
+struct Row {
+    method: &'static str,
+    pattern: &'static str,
+    path: &'static str,
+    body: Option<fn() -> Value>,
+    /// Expected status for the first five callers; the rest are fixed: non-admin 403,
+    /// everything after it 401.
+    expect: [u16; 5],
+}
+
+fn name() -> Value {
+    json!({"name": "new"})
+}
+
+fn new_keypair() -> Value {
+    json!({"scopes": ["feedback:read"], "comment": "matrix"})
+}
+
+fn patch() -> Value {
+    json!({"enabled": false})
+}
+
+const MATRIX: &[Row] = &[
+    Row {
+        method: "post",
+        pattern: "/admin/v1/accounts",
+        path: "/admin/v1/accounts",
+        body: Some(name),
+        expect: [201, 403, 403, 403, 403],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts/{account_id}",
+        path: "/admin/v1/accounts/{A}",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/accounts/{account_id}",
+        path: "/admin/v1/accounts/{A}",
+        body: None,
+        expect: [204, 403, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/accounts/{account_id}/environments",
+        path: "/admin/v1/accounts/{A}/environments",
+        body: Some(name),
+        expect: [201, 201, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts/{account_id}/environments",
+        path: "/admin/v1/accounts/{A}/environments",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/environments/{environment_id}",
+        path: "/admin/v1/environments/{A1}",
+        body: None,
+        expect: [200, 200, 404, 200, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/environments/{environment_id}",
+        path: "/admin/v1/environments/{A1}",
+        body: None,
+        expect: [204, 204, 404, 403, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/accounts/{account_id}/keypairs",
+        path: "/admin/v1/accounts/{A}/keypairs",
+        body: Some(new_keypair),
+        expect: [201, 201, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/environments/{environment_id}/keypairs",
+        path: "/admin/v1/environments/{A1}/keypairs",
+        body: Some(new_keypair),
+        expect: [201, 201, 404, 201, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts/{account_id}/keypairs",
+        path: "/admin/v1/accounts/{A}/keypairs",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/environments/{environment_id}/keypairs",
+        path: "/admin/v1/environments/{A1}/keypairs",
+        body: None,
+        expect: [200, 200, 404, 200, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA1}",
+        body: None,
+        expect: [200, 200, 404, 200, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA}",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KOP}",
+        body: None,
+        expect: [200, 404, 404, 404, 404],
+    },
+    Row {
+        method: "patch",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA1}",
+        body: Some(patch),
+        expect: [200, 200, 404, 200, 404],
+    },
+    Row {
+        method: "patch",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA}",
+        body: Some(patch),
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA1}",
+        body: None,
+        expect: [204, 204, 404, 204, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/keypairs/{client_id}",
+        path: "/admin/v1/keypairs/{KA}",
+        body: None,
+        expect: [204, 204, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts/{account_id}/audit",
+        path: "/admin/v1/accounts/{A}/audit",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+];
+
+#[test]
+fn the_matrix_covers_every_route() {
+    let mut routes: Vec<(&str, &str)> = admin_api::ROUTES.to_vec();
+    let mut covered: Vec<(&str, &str)> = MATRIX.iter().map(|r| (r.method, r.pattern)).collect();
+    routes.sort();
+    covered.sort();
+    covered.dedup();
+    assert_eq!(
+        covered, routes,
+        "every route needs rows in the authorization matrix"
+    );
+}
+
+/// One fixture: account A with environments A1 and A2, account B, and one keypair
+/// (with a token) per kind of caller.
+struct Fixture {
+    env: Env,
+    ids: Vec<(&'static str, String)>,
+    tokens: Vec<Option<String>>,
+}
+
+fn fixture(db: TestDb) -> Fixture {
+    let env = Env::new(db);
+    let s = env.store().clone();
+    let now = OffsetDateTime::now_utc();
+    let sys = Actor::system("test");
+    let a = s.create_account(&sys, "A", now).unwrap();
+    let b = s.create_account(&sys, "B", now).unwrap();
+    let a1 = s.create_environment(&sys, &a.id, "A1", now).unwrap();
+    let a2 = s.create_environment(&sys, &a.id, "A2", now).unwrap();
+    let acct = Owner::Account(a.id.clone());
+    let a1_owner = Owner::Environment {
+        account_id: a.id.clone(),
+        environment_id: a1.id.clone(),
+    };
+    let a2_owner = Owner::Environment {
+        account_id: a.id.clone(),
+        environment_id: a2.id.clone(),
+    };
+
+    let (op, op_s) = s.create_operator_keypair(&sys, "op", now).unwrap();
+    let (acct_admin, acct_admin_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"]);
+    let (other, other_s) = keypair(&s, Owner::Account(b.id.clone()), &["keygate:admin"]);
+    let (env_admin, env_admin_s) = keypair(&s, a1_owner.clone(), &["keygate:admin"]);
+    let (sibling, sibling_s) = keypair(&s, a2_owner, &["keygate:admin"]);
+    let (demoted, demoted_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"]);
+    let (disabled, disabled_s) = keypair(&s, acct.clone(), &["keygate:admin"]);
+    let (deleted, deleted_s) = keypair(&s, acct.clone(), &["keygate:admin"]);
+    let (ka1, _) = keypair(&s, a1_owner, &["feedback:read"]);
+    let (ka, _) = keypair(&s, acct, &["feedback:read"]);
+
+    let t = |k: &keypair_store::Keypair, sec: &keypair_store::ClientSecret| {
+        env.mint(k.client_id.as_str(), sec)
+    };
+    let tokens = vec![
+        Some(t(&op, &op_s)),
+        Some(t(&acct_admin, &acct_admin_s)),
+        Some(t(&other, &other_s)),
+        Some(t(&env_admin, &env_admin_s)),
+        Some(t(&sibling, &sibling_s)),
+        Some(t(&demoted, &demoted_s)),
+        Some(t(&disabled, &disabled_s)),
+        Some(t(&deleted, &deleted_s)),
+        Some(env.mint_at(
+            acct_admin.client_id.as_str(),
+            &acct_admin_s,
+            "&resource=feedback-api",
+            now,
+        )),
+        None,
+        Some("not.a.jwt".into()),
+        Some(env.mint_at(
+            acct_admin.client_id.as_str(),
+            &acct_admin_s,
+            "",
+            now - Duration::hours(2),
+        )),
+    ];
+    // After the tokens were issued: demote, disable, delete.
+    let read_only = super::catalogue()
+        .validate_for_keypair(&["feedback:read"])
+        .unwrap();
+    s.update_keypair(
+        &sys,
+        &demoted.client_id,
+        KeypairPatch {
+            scopes: Some(read_only),
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    s.update_keypair(
+        &sys,
+        &disabled.client_id,
+        KeypairPatch {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    s.delete_keypair(&sys, &deleted.client_id, now).unwrap();
+
+    let ids = vec![
+        ("{A1}", a1.id.to_string()),
+        ("{A}", a.id.to_string()),
+        ("{KA1}", ka1.client_id.to_string()),
+        ("{KA}", ka.client_id.to_string()),
+        ("{KOP}", op.client_id.to_string()),
+    ];
+    Fixture { env, ids, tokens }
+}
+
+async fn authorization_matrix(db: TestDb) {
+    let postgres = matches!(db.url, keypair_store::DatabaseUrl::Postgres(_));
+    let fresh = || {
+        if postgres {
+            TestDb::postgres().unwrap()
+        } else {
+            TestDb::sqlite()
+        }
+    };
+    let mut spare = Some(db);
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    for row in MATRIX {
+        // Deletions cascade: those cells each get a fixture of their own; other rows
+        // share one fixture (creating and patching do not change any caller's reach).
+        let mut shared: Option<Fixture> = None;
+        for (col, caller) in CALLERS.iter().enumerate() {
+            let expected = match col {
+                0..=4 => row.expect[col],
+                5 => 403,
+                _ => 401,
+            };
+            let own;
+            let f = if row.method == "delete" {
+                own = fixture(spare.take().unwrap_or_else(fresh));
+                &own
+            } else {
+                shared.get_or_insert_with(|| fixture(spare.take().unwrap_or_else(fresh)))
+            };
+            let app = admin_app!(f.env);
+            let mut path = row.path.to_owned();
+            for (k, v) in &f.ids {
+                path = path.replace(k, v);
+            }
+            let req = call(
+                row.method,
+                &path,
+                f.tokens[col].as_deref(),
+                row.body.map(|b| b()),
+            );
+            let reply = send(&app, req).await;
+            cells += 1;
+            if reply.status != expected {
+                failures.push(format!(
+                    "{} {} as {caller}: expected {expected}, got {} {}",
+                    row.method, row.path, reply.status, reply.body
+                ));
+            }
+            if reply.status == 401 {
+                let www = reply.header("www-authenticate").unwrap_or_default();
+                if !www.starts_with("Bearer realm=\"keygate\"") {
+                    failures.push(format!(
+                        "{} {} as {caller}: 401 without Bearer challenge",
+                        row.method, row.path
+                    ));
+                }
+            }
+            if reply.status >= 400 && !reply.json()["error"].is_string() {
+                failures.push(format!(
+                    "{} {} as {caller}: error body without `error`",
+                    row.method, row.path
+                ));
+            }
+        }
+    }
+    assert_eq!(cells, MATRIX.len() * CALLERS.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,107 @@
+//! The subcommands.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use keypair_store::{Actor, Owner, PageRequest, Store};
+use time::OffsetDateTime;
+use token_endpoint::{Kek, KekSource, KeySettings, Keys};
+
+use crate::cli::BootstrapArgs;
+use crate::config::Config;
+
+/// Why a command failed; the message is the one line the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Store(#[from] keypair_store::StoreError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+    #[error("server failed: {0}")]
+    Server(String),
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+    #[error("{0}")]
+    Keys(#[from] token_endpoint::KeyError),
+}
+
+/// Loads the key-encryption key and the signing keys (creating the first one).
+pub fn open_keys(config: &Config, store: &Store) -> Result<Arc<Keys>, CommandError> {
+    let (kek, source) = Kek::load(&config.key.configured, &config.key.file)?;
+    match source {
+        KekSource::Config => tracing::info!("key-encryption key from configuration"),
+        KekSource::File => {
+            tracing::info!(file = %config.key.file.display(), "key-encryption key from file")
+        }
+        KekSource::Generated => tracing::warn!(
+            file = %config.key.file.display(),
+            "generated a new key-encryption key (mode 0600); back it up, and set key.encryption_key \
+             (KEYGATE_KEY_ENCRYPTION_KEY) when several processes share a database"
+        ),
+    }
+    let settings = KeySettings {
+        algorithm: config.signing_algorithm,
+        max_token_lifetime: time::Duration::seconds(i64::from(config.token.max_lifetime_seconds)),
+    };
+    Ok(Arc::new(Keys::load_or_create(
+        store.clone(),
+        kek,
+        settings,
+        OffsetDateTime::now_utc(),
+    )?))
+}
+
+/// `keygate keys rotate`.
+pub fn rotate_keys(config: &Config) -> Result<(), CommandError> {
+    let store = open_store(config)?;
+    let keys = open_keys(config, &store)?;
+    let kid = keys.rotate(OffsetDateTime::now_utc())?;
+    let line = serde_json::json!({"kid": kid, "alg": config.signing_algorithm.as_str()});
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(CommandError::Stdout)
+}
+
+fn open_store(config: &Config) -> Result<Store, CommandError> {
+    let store = Store::open(&config.database_url, &config.pool)?;
+    tracing::info!(database = %config.database_url.redacted(), "database ready");
+    Ok(store)
+}
+
+/// `keygate migrate`.
+pub fn migrate(config: &Config) -> Result<(), CommandError> {
+    open_store(config).map(|_| ())
+}
+
+/// `keygate bootstrap`: one operator keypair, printed once.
+pub fn bootstrap(config: &Config, args: &BootstrapArgs) -> Result<(), CommandError> {
+    let store = open_store(config)?;
+    let (keypair, secret) = store.create_operator_keypair(
+        &Actor::system("bootstrap"),
+        &args.comment,
+        OffsetDateTime::now_utc(),
+    )?;
+    tracing::info!(client_id = %keypair.client_id, "operator keypair created");
+    let line = serde_json::json!({
+        "client_id": keypair.client_id.as_str(),
+        "client_secret": secret.expose(),
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(CommandError::Stdout)
+}
+
+/// `keygate serve`.
+pub fn serve(config: &Config) -> Result<(), CommandError> {
+    let store = open_store(config)?;
+    let operators = store.list_keypairs(&Owner::Operator, &PageRequest::first())?;
+    let scopes: Vec<&str> = config.catalogue.scopes().map(|s| s.as_str()).collect();
+    tracing::info!(scopes = %scopes.join(" "), "scope catalogue");
+    if operators.items.is_empty() {
+        tracing::info!("no operator keypair yet: create the first one with `keygate bootstrap`");
+    }
+    let keys = open_keys(config, &store)?;
+    actix_web::rt::System::new().block_on(crate::server::run(config.clone(), store, keys))
+}

@@ -1,0 +1,154 @@
+//! Audit records: who changed what, and when. Written in the same transaction as the
+//! change they describe; never updated or deleted.
+
+use diesel::prelude::*;
+use time::OffsetDateTime;
+
+use crate::db::DbConnection;
+use crate::ids::{random_hex_id, AccountId, ClientId};
+use crate::page::{after_cursor, Cursor, Page, PageRequest};
+use crate::schema::audit_records;
+use crate::timestamp::{from_micros, to_micros};
+use crate::{Store, StoreResult};
+
+/// Who made a change: an administrator's keypair, or the system itself (a CLI command).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    /// A change made through the admin API by the keypair `client_id`.
+    pub fn keypair(client_id: &ClientId) -> Self {
+        Actor(client_id.as_str().to_owned())
+    }
+
+    /// A change made by a local command such as `keygate bootstrap`.
+    pub fn system(command: &'static str) -> Self {
+        Actor(format!("system:{command}"))
+    }
+
+    /// The actor as recorded.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum AuditAction {
+    AccountCreate,
+    AccountClose,
+    EnvironmentCreate,
+    EnvironmentClose,
+    KeypairCreate,
+    KeypairUpdate,
+    KeypairDelete,
+}
+
+impl AuditAction {
+    /// The recorded name, e.g. `keypair.update`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::AccountCreate => "account.create",
+            AuditAction::AccountClose => "account.close",
+            AuditAction::EnvironmentCreate => "environment.create",
+            AuditAction::EnvironmentClose => "environment.close",
+            AuditAction::KeypairCreate => "keypair.create",
+            AuditAction::KeypairUpdate => "keypair.update",
+            AuditAction::KeypairDelete => "keypair.delete",
+        }
+    }
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Opaque record id.
+    pub id: String,
+    /// The account the change belongs to (`None` for operator keypairs).
+    pub account_id: Option<String>,
+    /// The actor (client id or `system:<command>`).
+    pub actor: String,
+    /// The action name.
+    pub action: String,
+    /// The id of the object changed.
+    pub target: String,
+    /// What changed, without values that could be secret (e.g. `enabled,scopes`).
+    pub detail: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_records)]
+struct AuditRow {
+    id: String,
+    account_id: Option<String>,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+    at: i64,
+}
+
+/// Everything an audit write needs, gathered by the mutation that makes it.
+pub(crate) struct AuditEntry<'a> {
+    pub actor: &'a Actor,
+    pub action: AuditAction,
+    pub target: &'a str,
+    pub account_id: Option<&'a AccountId>,
+    pub detail: String,
+    pub now: OffsetDateTime,
+}
+
+impl AuditEntry<'_> {
+    pub(crate) fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
+        let id = random_hex_id("aud_");
+        diesel::insert_into(audit_records::table)
+            .values(AuditRow {
+                id,
+                account_id: self.account_id.map(|a| a.as_str().to_owned()),
+                actor: self.actor.as_str().to_owned(),
+                action: self.action.as_str().to_owned(),
+                target: self.target.to_owned(),
+                detail: self.detail,
+                at: to_micros(self.now),
+            })
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
+impl Store {
+    /// The audit records of an account, newest first.
+    pub fn list_audit(
+        &self,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
+        use audit_records::dsl as a;
+        let mut conn = self.conn()?;
+        let query = a::audit_records
+            .filter(a::account_id.eq(account.as_str()))
+            .select(AuditRow::as_select())
+            .into_boxed();
+        let rows: Vec<AuditRow> = after_cursor!(query, page, a::at, a::id).load(&mut conn)?;
+        let page = page.finish(rows, |r| Cursor::after(r.at, &r.id));
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| AuditRecord {
+                    id: r.id,
+                    account_id: r.account_id,
+                    actor: r.actor,
+                    action: r.action,
+                    target: r.target,
+                    detail: r.detail,
+                    at: from_micros(r.at),
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! A bounded, write-invalidated cache of keypairs for client authentication.
+//!
+//! Every write that changes or removes a keypair goes through [`crate::Store`], which
+//! invalidates the entry after its transaction commits, so a disable, delete, scope
+//! change or owner closure is seen by the very next authentication in this process.
+//! A generation counter, bumped by every invalidation, keeps a read that raced with a
+//! write from putting the old row back. Entries also expire after a TTL, which bounds
+//! how long a change made by *another* process sharing the database can go unseen.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::models::keypair::Keypair;
+use crate::secret::SecretDigest;
+
+/// A cached keypair with what authentication needs.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    pub keypair: Arc<Keypair>,
+    pub digest: SecretDigest,
+    loaded: Instant,
+    /// Unix seconds of the last `last_used_at` write made through this entry.
+    pub last_use_written: AtomicI64,
+}
+
+impl Cached {
+    pub fn new(keypair: Keypair, digest: SecretDigest) -> Self {
+        let written = keypair
+            .last_used_at
+            .map_or(i64::MIN, |t| t.unix_timestamp());
+        Cached {
+            keypair: Arc::new(keypair),
+            digest,
+            loaded: Instant::now(),
+            last_use_written: AtomicI64::new(written),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct KeypairCache {
+    entries: RwLock<HashMap<String, Arc<Cached>>>,
+    generation: AtomicU64,
+    ttl: Duration,
+    max_entries: usize,
+}
+
+impl KeypairCache {
+    /// `ttl` zero or `max_entries` zero disables caching.
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        KeypairCache {
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            ttl,
+            max_entries,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        !self.ttl.is_zero() && self.max_entries > 0
+    }
+
+    pub fn get(&self, client_id: &str) -> Option<Arc<Cached>> {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = self.entries.read().ok()?;
+        entries
+            .get(client_id)
+            .filter(|c| c.loaded.elapsed() < self.ttl)
+            .cloned()
+    }
+
+    /// Read before loading from the database; pass to [`KeypairCache::insert_if_current`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches a row loaded while the generation was `generation`, unless an
+    /// invalidation happened since (the row may then be stale).
+    pub fn insert_if_current(&self, client_id: &str, cached: Arc<Cached>, generation: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= self.max_entries && !entries.contains_key(client_id) {
+            // Bounded: drop expired entries, or else an arbitrary one.
+            entries.retain(|_, c| c.loaded.elapsed() < self.ttl);
+            if entries.len() >= self.max_entries {
+                if let Some(victim) = entries.keys().next().cloned() {
+                    entries.remove(&victim);
+                }
+            }
+        }
+        entries.insert(client_id.to_owned(), cached);
+    }
+
+    /// Forgets one keypair (after a committed change to it).
+    pub fn invalidate(&self, client_id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            entries.remove(client_id);
+        }
+    }
+
+    /// Forgets everything (after an environment or account was closed).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            entries.clear();
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.read().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientId, ClientSecret, Owner, ScopeSet};
+
+    fn keypair() -> (Keypair, SecretDigest) {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let kp = Keypair {
+            client_id: ClientId::generate(),
+            owner: Owner::Operator,
+            scopes: ScopeSet::default(),
+            comment: String::new(),
+            enabled: true,
+            secret_hint: String::new(),
+            token_lifetime_seconds: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+        };
+        (kp, ClientSecret::generate().digest())
+    }
+
+    #[test]
+    fn a_read_that_raced_with_a_write_is_not_cached() {
+        let cache = KeypairCache::new(Duration::from_secs(60), 10);
+        let (kp, d) = keypair();
+        let id = kp.client_id.to_string();
+        let before = cache.generation();
+        cache.invalidate(&id); // a write committed while the row was being read
+        cache.insert_if_current(&id, Arc::new(Cached::new(kp, d)), before);
+        assert!(cache.get(&id).is_none());
+    }
+
+    #[test]
+    fn bounded_and_expiring() {
+        let cache = KeypairCache::new(Duration::from_secs(60), 3);
+        for _ in 0..10 {
+            let (kp, d) = keypair();
+            let id = kp.client_id.to_string();
+            cache.insert_if_current(&id, Arc::new(Cached::new(kp, d)), cache.generation());
+            assert!(cache.get(&id).is_some());
+        }
+        assert_eq!(cache.len(), 3);
+        let short = KeypairCache::new(Duration::from_millis(1), 3);
+        let (kp, d) = keypair();
+        let id = kp.client_id.to_string();
+        short.insert_if_current(&id, Arc::new(Cached::new(kp, d)), 0);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(short.get(&id).is_none());
+        let off = KeypairCache::new(Duration::ZERO, 3);
+        let (kp, d) = keypair();
+        let id = kp.client_id.to_string();
+        off.insert_if_current(&id, Arc::new(Cached::new(kp, d)), 0);
+        assert!(off.get(&id).is_none());
+    }
+}

@@ -1,0 +1,287 @@
+//! Connections: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2
+//! pool, per-connection settings and the embedded migrations.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{StoreError, StoreResult};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A connection to either backend; every query in this crate is written once for both.
+#[derive(diesel::MultiConnection)]
+#[allow(missing_debug_implementations)]
+pub enum DbConnection {
+    /// The embedded default.
+    Sqlite(SqliteConnection),
+    /// For production and scale-out.
+    Postgres(PgConnection),
+}
+
+pub(crate) type DbPool = Pool<Manager>;
+pub(crate) type PooledConn = PooledConnection<Manager>;
+
+/// Opens connections of the backend the URL names. (diesel's generic manager would try
+/// every backend in turn, so a PostgreSQL outage could be mistaken for a SQLite path.)
+#[derive(Debug)]
+pub(crate) struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        connect_raw(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+fn connect_raw(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            SqliteConnection::establish(&path.display().to_string()).map(DbConnection::Sqlite)
+        }
+        DatabaseUrl::Postgres(u) => {
+            PgConnection::establish(&bounded(u)).map(DbConnection::Postgres)
+        }
+    }
+}
+
+/// Adds libpq settings that bound how long a dead or unreachable server can hold a
+/// request, unless the URL sets them: a 5 s connect timeout, TCP keepalives, and a
+/// 10 s `tcp_user_timeout` (unacknowledged data: a blackholed server).
+fn bounded(url: &str) -> String {
+    let mut out = url.to_owned();
+    for (key, value) in [
+        ("connect_timeout", "5"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "2"),
+        ("tcp_user_timeout", "10000"),
+    ] {
+        if !url.contains(&format!("{key}=")) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(key);
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    out
+}
+
+/// Which database a URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH` (relative paths are relative to the working directory).
+    Sqlite(PathBuf),
+    /// `postgres://...` or `postgresql://...`, handed to libpq as is.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a `sqlite://PATH` or `postgres://...` URL.
+    pub fn parse(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::Setup(
+                    "database URL `sqlite://` needs a file path".into(),
+                ));
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            Err(StoreError::Setup(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// The URL with any password removed, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(u) => redact_password(u),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:password@host/... -> postgres://user:***@host/...
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Pool settings.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Maximum connections in the pool.
+    pub max_size: u32,
+    /// How long to wait for a connection before answering "unavailable".
+    pub connect_timeout: Duration,
+    /// How long an authenticated keypair may be served from memory before it is read
+    /// again (bounds how late a change made by *another* process is seen; changes
+    /// made through this store are seen at once). Zero disables the cache.
+    pub keypair_cache_ttl: Duration,
+    /// Most keypairs kept in memory.
+    pub keypair_cache_entries: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            keypair_cache_ttl: Duration::from_secs(1),
+            keypair_cache_entries: 50_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        configure(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn configure(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        // WAL: readers never block the writer. synchronous=NORMAL in WAL mode is
+        // durable across process crashes (only an OS crash can lose the last commits).
+        DbConnection::Sqlite(c) => c.batch_execute(
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        ),
+        DbConnection::Postgres(_) => Ok(()),
+    }
+}
+
+fn establish(url: &DatabaseUrl) -> StoreResult<DbConnection> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        create_parent_dir(path)?;
+    }
+    let mut conn = connect_raw(url).map_err(|e| {
+        StoreError::Setup(format!(
+            "cannot connect to {}: {}",
+            url.redacted(),
+            first_line(&e.to_string())
+        ))
+    })?;
+    configure(&mut conn)
+        .map_err(|e| StoreError::Setup(format!("cannot configure database: {e}")))?;
+    Ok(conn)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("").trim()
+}
+
+fn create_parent_dir(path: &Path) -> StoreResult<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Setup(format!(
+                "cannot create database directory {}: {e}",
+                dir.display()
+            ))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Connects, runs pending migrations, then builds the pool.
+pub(crate) fn open(url: &DatabaseUrl, settings: &PoolSettings) -> StoreResult<DbPool> {
+    let mut conn = establish(url)?;
+    run_migrations(&mut conn)?;
+    drop(conn);
+    let manager = Manager { url: url.clone() };
+    Pool::builder()
+        .max_size(settings.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(settings.connect_timeout)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)
+        .map_err(|e| StoreError::Setup(format!("cannot open connection pool: {e}")))
+}
+
+fn run_migrations(conn: &mut DbConnection) -> StoreResult<()> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgres(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    match result {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            tracing::info!(applied = n, "database migrated");
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Setup(format!("database migration failed: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/k.db").ok(),
+            Some(DatabaseUrl::Sqlite("data/k.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_get_bounded_timeouts() {
+        let u = bounded("postgres://h/db");
+        assert!(u.starts_with("postgres://h/db?connect_timeout=5&"), "{u}");
+        assert!(u.contains("tcp_user_timeout=10000"));
+        let u = bounded("postgres://h/db?connect_timeout=2&options=x");
+        assert!(
+            u.contains("connect_timeout=2") && !u.contains("connect_timeout=5"),
+            "{u}"
+        );
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let u = DatabaseUrl::Postgres("postgres://u:hunter2@h:5432/db".into());
+        assert_eq!(u.redacted(), "postgres://u:***@h:5432/db");
+    }
+}

@@ -1,0 +1,148 @@
+#![doc = include_str!("../README.md")]
+
+mod audit;
+mod cache;
+mod db;
+mod error;
+mod ids;
+mod models;
+mod page;
+mod schema;
+mod scope;
+mod secret;
+mod timestamp;
+mod validate;
+
+#[cfg(feature = "test-helpers")]
+pub mod testing;
+
+pub use audit::{Actor, AuditAction, AuditRecord};
+pub use db::{DatabaseUrl, DbConnection, PoolSettings};
+pub use error::{StoreError, StoreResult};
+pub use ids::{AccountId, ClientId, EnvironmentId};
+pub use models::account::{Account, Environment};
+pub use models::keypair::{ClientAuth, Keypair, KeypairPatch, NewKeypair, Owner, Rejection};
+pub use models::signing_key::StoredSigningKey;
+pub use page::{Page, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, OPERATOR_SCOPE};
+pub use secret::{ClientSecret, SecretDigest, SECRET_PREFIX};
+pub use validate::{MAX_COMMENT_CHARS, MAX_NAME_CHARS};
+
+use diesel::connection::SimpleConnection;
+
+/// Which database backs a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The store: a connection pool and every query keygate makes. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: db::DbPool,
+    backend: Backend,
+    cache: std::sync::Arc<cache::KeypairCache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to the database, creating it (SQLite) and migrating it if needed.
+    pub fn open(url: &DatabaseUrl, settings: &PoolSettings) -> StoreResult<Self> {
+        let pool = db::open(url, settings)?;
+        let cache = std::sync::Arc::new(cache::KeypairCache::new(
+            settings.keypair_cache_ttl,
+            settings.keypair_cache_entries,
+        ));
+        let backend = match url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        };
+        Ok(Store {
+            pool,
+            backend,
+            cache,
+        })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    /// Checks the database's integrity: SQLite's `PRAGMA integrity_check` (`"ok"` when
+    /// intact); on PostgreSQL, that every table can be read in full.
+    pub fn check_integrity(&self) -> StoreResult<String> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let mut conn = self.conn()?;
+        match self.backend {
+            Backend::Sqlite => {
+                let lines: Vec<Line> =
+                    diesel::sql_query("PRAGMA integrity_check").load(&mut *conn)?;
+                Ok(lines
+                    .into_iter()
+                    .map(|l| l.integrity_check)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+            Backend::Postgres => {
+                conn.batch_execute(
+                    "SELECT count(*) FROM accounts; SELECT count(*) FROM environments; \
+                     SELECT count(*) FROM keypairs; SELECT count(*) FROM signing_keys; \
+                     SELECT count(*) FROM audit_records;",
+                )?;
+                Ok("ok".into())
+            }
+        }
+    }
+
+    /// Runs a write transaction. On SQLite, a transaction that read before writing can
+    /// meet `SQLITE_BUSY` at once when another connection committed meanwhile (the busy
+    /// timeout does not apply to lock upgrades): such a transaction is rolled back and
+    /// run again, a few times, with a short growing pause. Persistent contention ends as
+    /// [`StoreError::Unavailable`] (503), never as a 500.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl Fn(&mut db::DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        use diesel::Connection as _;
+        let mut conn = self.conn()?;
+        for attempt in 0u32.. {
+            match conn.transaction::<T, StoreError, _>(|c| f(c)) {
+                Err(e) if e.is_busy() => {
+                    if attempt >= 30 {
+                        return Err(StoreError::Unavailable(Box::new(e)));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                }
+                result => return result,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    pub(crate) fn conn(&self) -> StoreResult<db::PooledConn> {
+        Ok(self.pool.get()?)
+    }
+}

@@ -1,0 +1,3 @@
+pub mod account;
+pub mod keypair;
+pub mod signing_key;

@@ -1,0 +1,68 @@
+//! Diesel table definitions, identical for SQLite and PostgreSQL.
+//! Keep in step with `migrations/{sqlite,postgres}`.
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    environments (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    keypairs (client_id) {
+        client_id -> Text,
+        account_id -> Nullable<Text>,
+        environment_id -> Nullable<Text>,
+        scopes -> Text,
+        comment -> Text,
+        enabled -> Bool,
+        secret_digest -> Binary,
+        secret_hint -> Text,
+        token_lifetime_seconds -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_key_sealed -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_records (id) {
+        id -> Text,
+        account_id -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(environments -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    environments,
+    keypairs,
+    signing_keys,
+    audit_records
+);

@@ -1,0 +1,58 @@
+//! The store's behaviour through its public API. Every test body runs on SQLite and,
+//! when `KEYGATE_TEST_POSTGRES_URL` is set, on PostgreSQL (each in its own schema).
+
+use keypair_store::testing::TestDb;
+use keypair_store::{
+    Actor, ClientAuth, ClientId, ClientSecret, KeypairPatch, NewKeypair, Owner, PageRequest,
+    Rejection, ScopeCatalogue, ScopeSet, Store, StoreError, StoredSigningKey,
+};
+use time::{Duration, OffsetDateTime};
+
+pub(crate) fn t0() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-22 12:00 UTC)
+}
+
+pub(crate) fn actor() -> Actor {
+    Actor::system("test")
+}
+
+pub(crate) fn catalogue() -> ScopeCatalogue {
+    ScopeCatalogue::new([
+        ("feedback:read", "feedback-api"),
+        ("feedback:write", "feedback-api"),
+        ("keygate:admin", "http://127.0.0.1:8080"),
+        ("keygate:operator", "http://127.0.0.1:8080"),
+    ])
+    .expect("catalogue")
+}
+
+pub(crate) fn scopes(list: &[&str]) -> ScopeSet {
+    catalogue()
+        .validate_for_keypair(list)
+        .expect("valid scopes")
+}
+
+pub(crate) fn new_keypair(owner: Owner, list: &[&str]) -> NewKeypair {
+    NewKeypair {
+        owner,
+        scopes: scopes(list),
+        comment: "ingest worker".into(),
+        enabled: true,
+        token_lifetime_seconds: None,
+    }
+}
+
+pub(crate) fn authenticated(store: &Store, id: &ClientId, secret: &ClientSecret) -> bool {
+    matches!(
+        store
+            .authenticate(id.as_str(), secret)
+            .expect("authenticate"),
+        ClientAuth::Authenticated(_)
+    )
+}
+
+mod cascades;
+mod listings;
+mod objects;
+mod secrets;
+mod signing_keys;

@@ -1,0 +1,70 @@
+//! What the guard costs on top of the signature check: `Guard::validate` of a fresh
+//! token (shape checks, header, key lookup, signature, claims) against a bare
+//! signature verification of the same token (aws-lc-rs `UnparsedPublicKey::verify` over
+//! the signing input, with the key and signature already decoded), per algorithm.
+//!
+//! `cargo bench -p resource-guard --bench validate`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use aws_lc_rs::signature::{
+    UnparsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_FIXED, ED25519,
+    RSA_PKCS1_2048_8192_SHA256,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+use support::{claims, issuer_guard, issuer_keys, sign, TestKey};
+
+fn bench_key(
+    c: &mut Criterion,
+    name: &str,
+    key: &TestKey,
+    alg: &'static dyn VerificationAlgorithm,
+) {
+    let (guard, _) = issuer_guard();
+    let token = sign(key, &claims());
+    assert!(guard.validate(&token).is_ok(), "{name}: the token is valid");
+
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let public = UnparsedPublicKey::new(alg, key.public.clone());
+    assert!(public.verify(input.as_bytes(), &sig).is_ok());
+
+    let mut group = c.benchmark_group(name);
+    group.bench_function("validate", |b| {
+        b.iter(|| guard.validate(black_box(&token)).unwrap())
+    });
+    group.bench_function("bare_verify", |b| {
+        b.iter(|| {
+            public
+                .verify(black_box(input.as_bytes()), black_box(&sig))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn validate_vs_verify(c: &mut Criterion) {
+    let keys = issuer_keys();
+    bench_key(c, "EdDSA", &keys.ed, &ED25519);
+    bench_key(c, "ES256", &keys.ec, &ECDSA_P256_SHA256_FIXED);
+    bench_key(c, "RS256", &keys.rsa, &RSA_PKCS1_2048_8192_SHA256);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = validate_vs_verify
+}
+criterion_main!(benches);

@@ -1,0 +1,387 @@
+//! The guard: one `jsonwebtoken::Validation` per pinned algorithm, a cache of keys by
+//! `kid`, rate-limited refetches on unknown keys and background refreshes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+use crate::jwks::{parse_jwks, HttpJwks, JwksProvider, VerifyingKey};
+use crate::{Claims, GuardError};
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat` (30 s).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Tokens longer than this are rejected before any parsing (8 KiB).
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// At most one refetch for an unknown `kid` per this interval (30 s).
+pub const DEFAULT_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Keys are refreshed in the background this often (5 min).
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+/// Bound on each JWKS or metadata request (5 s).
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Configures a [`Guard`]. Every setting has a documented default.
+#[derive(Debug)]
+pub struct GuardBuilder {
+    issuer: String,
+    audience: String,
+    provider: Option<Arc<dyn JwksProvider>>,
+    leeway: Duration,
+    max_token_bytes: usize,
+    min_refetch_interval: Duration,
+    refresh_interval: Option<Duration>,
+    fetch_timeout: Duration,
+    realm: String,
+}
+
+impl GuardBuilder {
+    /// Where keys come from (default: [`HttpJwks`] discovery from the issuer).
+    pub fn jwks_provider(mut self, provider: Arc<dyn JwksProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Clock skew tolerance (default [`DEFAULT_LEEWAY`], 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Largest accepted token (default [`DEFAULT_MAX_TOKEN_BYTES`], 8 KiB).
+    pub fn max_token_bytes(mut self, n: usize) -> Self {
+        self.max_token_bytes = n;
+        self
+    }
+
+    /// Minimum time between refetches caused by unknown `kid`s (default 30 s).
+    pub fn min_refetch_interval(mut self, d: Duration) -> Self {
+        self.min_refetch_interval = d;
+        self
+    }
+
+    /// Background refresh period (default 5 min); `None` disables the refresher thread.
+    pub fn refresh_interval(mut self, d: Option<Duration>) -> Self {
+        self.refresh_interval = d;
+        self
+    }
+
+    /// Timeout of each HTTP request of the default provider (default 5 s).
+    pub fn fetch_timeout(mut self, d: Duration) -> Self {
+        self.fetch_timeout = d;
+        self
+    }
+
+    /// The realm in `WWW-Authenticate` (default `keygate`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Builds the guard and tries a first key fetch; if the issuer is unreachable the
+    /// guard still builds, refuses tokens, and keeps trying.
+    pub fn build(self) -> Guard {
+        let provider = self
+            .provider
+            .unwrap_or_else(|| Arc::new(HttpJwks::new(&self.issuer, self.fetch_timeout)));
+        let inner = Arc::new(Inner {
+            issuer: self.issuer,
+            audience: self.audience,
+            provider,
+            leeway: self.leeway,
+            max_token_bytes: self.max_token_bytes,
+            min_refetch_interval: self.min_refetch_interval,
+            realm: self.realm,
+            cache: RwLock::new(Cache::default()),
+            refetch_gate: std::sync::Mutex::new(None),
+        });
+        inner.refresh();
+        if let Some(every) = self.refresh_interval {
+            spawn_refresher(Arc::downgrade(&inner), every);
+        }
+        Guard { inner }
+    }
+}
+
+/// Validates access tokens of one issuer for one audience. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    issuer: String,
+    audience: String,
+    provider: Arc<dyn JwksProvider>,
+    leeway: Duration,
+    max_token_bytes: usize,
+    min_refetch_interval: Duration,
+    realm: String,
+    cache: RwLock<Cache>,
+    /// When the last refetch for an unknown kid happened (rate limit).
+    refetch_gate: std::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, VerifyingKey>,
+    validations: HashMap<Algorithm, Validation>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What the guard needs from the payload; anything else is ignored.
+#[derive(Deserialize)]
+struct RawClaims {
+    client_id: String,
+    sub: String,
+    #[serde(default)]
+    scope: String,
+    aud: Audiences,
+    exp: i64,
+    iat: i64,
+    #[serde(default)]
+    jti: String,
+    #[serde(default)]
+    acct: Option<String>,
+    #[serde(default)]
+    env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audiences {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Outcome of a validation against cached keys only.
+pub(crate) enum Cached {
+    Valid(Claims),
+    Invalid(GuardError),
+    /// The `kid` is unknown and a refetch is allowed: call [`Guard::validate`].
+    UnknownKey,
+}
+
+impl Guard {
+    /// A builder for tokens issued by `issuer` (e.g. `https://keygate.example`) for
+    /// `audience` (e.g. `feedback-api`).
+    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> GuardBuilder {
+        GuardBuilder {
+            issuer: issuer.into().trim_end_matches('/').to_owned(),
+            audience: audience.into(),
+            provider: None,
+            leeway: DEFAULT_LEEWAY,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            min_refetch_interval: DEFAULT_MIN_REFETCH_INTERVAL,
+            refresh_interval: Some(DEFAULT_REFRESH_INTERVAL),
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+            realm: "keygate".into(),
+        }
+    }
+
+    /// The realm for `WWW-Authenticate`.
+    pub fn realm(&self) -> &str {
+        &self.inner.realm
+    }
+
+    /// Validates a bearer token. May fetch keys (bounded by the fetch timeout, at most
+    /// once per refetch interval) when the token names an unknown `kid`.
+    pub fn validate(&self, token: &str) -> Result<Claims, GuardError> {
+        match self.validate_cached(token) {
+            Cached::Valid(c) => Ok(c),
+            Cached::Invalid(e) => Err(e),
+            Cached::UnknownKey => self.validate_after_refetch(token),
+        }
+    }
+
+    /// Refetches keys, then validates with the cached keys only. For a token that
+    /// [`Guard::validate_cached`] answered with `UnknownKey`, which already took the
+    /// refetch slot: checking the gate again would refuse without fetching.
+    pub(crate) fn validate_after_refetch(&self, token: &str) -> Result<Claims, GuardError> {
+        self.inner.refresh();
+        match self.inner.check(token, false) {
+            Cached::Valid(c) => Ok(c),
+            Cached::Invalid(e) => Err(e),
+            Cached::UnknownKey => Err(GuardError::InvalidToken("unknown key id")),
+        }
+    }
+
+    /// Validates with the cached keys only; never blocks on the network.
+    pub(crate) fn validate_cached(&self, token: &str) -> Cached {
+        self.inner.check(token, true)
+    }
+
+    /// Refetches keys now (normally done in the background).
+    pub fn refresh(&self) {
+        self.inner.refresh();
+    }
+}
+
+impl Inner {
+    fn refresh(&self) {
+        match self.provider.fetch().and_then(|doc| parse_jwks(&doc)) {
+            Ok(keys) => {
+                let mut validations = HashMap::new();
+                for k in keys.values() {
+                    validations
+                        .entry(k.alg)
+                        .or_insert_with(|| self.validation(k.alg));
+                }
+                if let Ok(mut cache) = self.cache.write() {
+                    *cache = Cache { keys, validations };
+                }
+            }
+            // Keep the keys we have: validation of known keys goes on during an outage.
+            Err(e) => {
+                tracing::warn!(error = %e, issuer = %self.issuer, "signing keys not refreshed")
+            }
+        }
+    }
+
+    /// One `Validation` per algorithm: pinned algorithm, required `iss`, `aud`, `exp`,
+    /// `iat`, `sub`, named leeway.
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut v = Validation::new(alg);
+        v.algorithms = vec![alg];
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        v.leeway = self.leeway.as_secs();
+        v.validate_exp = true;
+        v.validate_nbf = true;
+        v
+    }
+
+    fn check(&self, token: &str, may_refetch: bool) -> Cached {
+        let invalid = |why| Cached::Invalid(GuardError::InvalidToken(why));
+        if token.len() > self.max_token_bytes {
+            return invalid("token too large");
+        }
+        if token.bytes().filter(|b| *b == b'.').count() != 2
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return invalid("not a compact JWS");
+        }
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return invalid("malformed header");
+        };
+        if !matches!(header.typ.as_deref(), Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+        {
+            return invalid("typ is not at+jwt");
+        }
+        // RFC 7515 §4.1.11: critical extensions must be understood; we understand none.
+        if header.crit.is_some() {
+            return invalid("critical header extensions");
+        }
+        let Some(kid) = header.kid.as_deref() else {
+            return invalid("no kid");
+        };
+        let Ok(cache) = self.cache.read() else {
+            return invalid("key cache unavailable");
+        };
+        let Some(key) = cache.keys.get(kid) else {
+            drop(cache);
+            return if may_refetch && self.may_refetch() {
+                Cached::UnknownKey
+            } else {
+                invalid("unknown key id")
+            };
+        };
+        if key.alg != header.alg {
+            return invalid("algorithm does not match the key");
+        }
+        let Some(validation) = cache.validations.get(&key.alg) else {
+            return invalid("no validation for algorithm");
+        };
+        match jsonwebtoken::decode::<RawClaims>(token, &key.key, validation) {
+            Ok(data) => {
+                let c = data.claims;
+                if c.client_id != c.sub {
+                    return invalid("client_id differs from sub");
+                }
+                if c.iat > now_secs() + i64::try_from(self.leeway.as_secs()).unwrap_or(0) {
+                    return invalid("issued in the future");
+                }
+                Cached::Valid(Claims {
+                    client_id: c.client_id,
+                    account_id: c.acct,
+                    environment_id: c.env,
+                    scopes: c
+                        .scope
+                        .split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect::<BTreeSet<_>>(),
+                    audiences: match c.aud {
+                        Audiences::One(a) => vec![a],
+                        Audiences::Many(v) => v,
+                    },
+                    expires_at: c.exp,
+                    issued_at: c.iat,
+                    token_id: c.jti,
+                })
+            }
+            Err(e) => invalid(match e.kind() {
+                ErrorKind::ExpiredSignature => "expired",
+                ErrorKind::ImmatureSignature => "not yet valid",
+                ErrorKind::InvalidIssuer => "wrong issuer",
+                ErrorKind::InvalidAudience => "wrong audience",
+                ErrorKind::InvalidSignature => "bad signature",
+                ErrorKind::MissingRequiredClaim(_) => "missing claim",
+                ErrorKind::InvalidAlgorithm => "algorithm not allowed",
+                // jsonwebtoken's ErrorKind is non_exhaustive: anything else is invalid too.
+                _ => "malformed token",
+            }),
+        }
+    }
+
+    /// True (and the gate closed for the interval) if an unknown-kid refetch may run now.
+    fn may_refetch(&self) -> bool {
+        let Ok(mut last) = self.refetch_gate.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match *last {
+            Some(t) if now.duration_since(t) < self.min_refetch_interval => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Refreshes keys every `every` until the guard is dropped.
+fn spawn_refresher(inner: Weak<Inner>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("resource-guard-jwks".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            match inner.upgrade() {
+                Some(inner) => inner.refresh(),
+                None => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the JWKS refresher; keys refresh on unknown kids only");
+    }
+}

@@ -1,0 +1,108 @@
+//! The `/token` hot path in process: parsing a request and issuing a token for a
+//! cached keypair (what the server does inline), against the bare EdDSA signature it
+//! contains. `cargo bench -p token-endpoint --bench issue`.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use criterion::{criterion_group, criterion_main, Criterion};
+use keypair_store::testing::TestDb;
+use keypair_store::{Actor, NewKeypair, Owner, ScopeCatalogue};
+use time::OffsetDateTime;
+use token_endpoint::{
+    Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, TokenRequest, TokenService, TokenSettings,
+};
+
+fn issue(c: &mut Criterion) {
+    let db = TestDb::sqlite();
+    let catalogue = ScopeCatalogue::new([
+        ("feedback:read", "feedback-api"),
+        ("feedback:write", "feedback-api"),
+    ])
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let keys = Keys::load_or_create(
+        db.store.clone(),
+        Kek::from_base64(&STANDARD.encode([1u8; 32])).unwrap(),
+        KeySettings {
+            algorithm: SigningAlgorithm::EdDSA,
+            max_token_lifetime: time::Duration::days(1),
+        },
+        now,
+    )
+    .unwrap();
+    let keys = Arc::new(keys);
+    let service = TokenService::new(
+        db.store.clone(),
+        keys.clone(),
+        catalogue.clone(),
+        TokenSettings {
+            issuer: "http://127.0.0.1:8080".into(),
+            lifetime_seconds: 3600,
+            max_lifetime_seconds: 86400,
+            max_body_bytes: 16384,
+            throttle: token_endpoint::ThrottleSettings::default(),
+            client_ip_header: None,
+        },
+    );
+    let acct = db
+        .store
+        .create_account(&Actor::system("bench"), "bench", now)
+        .unwrap();
+    let (kp, secret) = db
+        .store
+        .create_keypair(
+            &Actor::system("bench"),
+            NewKeypair {
+                owner: Owner::Account(acct.id),
+                scopes: catalogue
+                    .validate_for_keypair(&["feedback:read", "feedback:write"])
+                    .unwrap(),
+                comment: String::new(),
+                enabled: true,
+                token_lifetime_seconds: None,
+            },
+            now,
+        )
+        .unwrap();
+    let auth = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", kp.client_id, secret.expose()))
+    );
+    let body = b"grant_type=client_credentials&scope=feedback:read";
+    let raw = RawRequest {
+        content_type: Some("application/x-www-form-urlencoded"),
+        authorization: Some(&auth),
+        body,
+    };
+    // Warm the cache (and the last_used_at write) once.
+    service
+        .issue(&TokenRequest::parse(raw).unwrap(), now)
+        .unwrap();
+    assert!(service.answers_from_memory(&TokenRequest::parse(raw).unwrap(), now));
+
+    let mut group = c.benchmark_group("token_path");
+    group.bench_function("parse_and_issue_cached", |b| {
+        b.iter(|| {
+            service
+                .issue(&TokenRequest::parse(raw).unwrap(), now)
+                .unwrap()
+        })
+    });
+    let ring = keys.ring();
+    let input = [0u8; 400];
+    group.bench_function("bare_eddsa_signature", |b| {
+        b.iter(|| ring.current.sign(&input).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2)).warm_up_time(std::time::Duration::from_millis(500));
+    targets = issue
+}
+criterion_main!(benches);

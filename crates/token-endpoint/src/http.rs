@@ -1,0 +1,242 @@
+//! actix-web handlers for `/token`, JWKS and metadata, and the one place where
+//! [`TokenError`]s become HTTP responses.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::request::{RawRequest, TokenRequest};
+use crate::throttle::RetryAfter;
+use crate::{AccessToken, TokenError, TokenService};
+
+/// Registers `/token`, `/.well-known/jwks.json` and
+/// `/.well-known/oauth-authorization-server`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/token")
+            .route(web::post().to(token))
+            .default_service(web::to(|| async {
+                error_response(&TokenError::MethodNotAllowed)
+            })),
+    )
+    .route("/.well-known/jwks.json", web::get().to(jwks))
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(metadata),
+    );
+}
+
+async fn token(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    service: web::Data<TokenService>,
+) -> HttpResponse {
+    let limit = service.settings().max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return error_response(&TokenError::PayloadTooLarge);
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(chunk) if body.len() + chunk.len() <= limit => body.extend_from_slice(&chunk),
+            Ok(_) => return error_response(&TokenError::PayloadTooLarge),
+            Err(_) => return error_response(&TokenError::InvalidRequest("unreadable body".into())),
+        }
+    }
+    let request = match parse(&req, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    let now = OffsetDateTime::now_utc();
+    let address = client_address(&req, service.settings().client_ip_header.as_deref());
+    let client_id = request.credentials.client_id.clone();
+    if let Err(RetryAfter(wait)) = service
+        .throttle()
+        .check(&client_id, address, Instant::now())
+    {
+        tracing::info!(client_id = %crate::clip(&client_id), %address, "throttled");
+        return error_response(&TokenError::TooManyFailures {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let result = issue(service, request, now).await;
+    if matches!(result, Err(TokenError::InvalidClient)) {
+        service_throttle_failure(&req, &client_id, address);
+    }
+    match result {
+        Ok(token) => token_response(&token),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn service_throttle_failure(req: &HttpRequest, client_id: &str, address: IpAddr) {
+    if let Some(service) = req.app_data::<web::Data<TokenService>>() {
+        service
+            .throttle()
+            .record_failure(client_id, address, Instant::now());
+    }
+}
+
+/// The client's address: the configured trusted proxy header's rightmost entry, or
+/// the TCP peer.
+fn client_address(req: &HttpRequest, header: Option<&str>) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let Some(name) = header else {
+        return peer;
+    };
+    req.headers()
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .last()
+        .unwrap_or(peer)
+}
+
+async fn issue(
+    service: web::Data<TokenService>,
+    request: TokenRequest,
+    now: OffsetDateTime,
+) -> Result<AccessToken, TokenError> {
+    // Cached keypair: pure CPU work (a digest and a signature), done inline. Otherwise
+    // the database is involved: off to the blocking pool.
+    if service.answers_from_memory(&request, now) {
+        return service.issue(&request, now);
+    }
+    let service = service.into_inner();
+    web::block(move || service.issue(&request, now))
+        .await
+        .unwrap_or(Err(TokenError::ServerError))
+}
+
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, TokenError> {
+    let mut auth = req.headers().get_all(header::AUTHORIZATION);
+    let authorization = match (auth.next(), auth.next()) {
+        (None, _) => None,
+        (Some(v), None) => Some(
+            v.to_str()
+                .map_err(|_| TokenError::InvalidRequest("malformed Authorization header".into()))?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(TokenError::InvalidRequest(
+                "more than one Authorization header".into(),
+            ))
+        }
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    TokenRequest::parse(RawRequest {
+        content_type,
+        authorization,
+        body,
+    })
+}
+
+fn no_store(resp: &mut HttpResponse) {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// RFC 6749 §5.1.
+fn token_response(token: &AccessToken) -> HttpResponse {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        access_token: &'a str,
+        token_type: &'static str,
+        expires_in: u32,
+        scope: &'a str,
+    }
+    let mut resp = HttpResponse::Ok().json(Body {
+        access_token: &token.access_token,
+        token_type: "Bearer",
+        expires_in: token.expires_in,
+        scope: &token.scope,
+    });
+    no_store(&mut resp);
+    resp
+}
+
+/// RFC 6749 §5.2: the only place a [`TokenError`] becomes a response.
+pub fn error_response(e: &TokenError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut builder = HttpResponse::build(status);
+    match e {
+        TokenError::InvalidClient => {
+            builder.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"keygate\""));
+        }
+        TokenError::MethodNotAllowed => {
+            builder.insert_header((header::ALLOW, "POST"));
+        }
+        TokenError::TemporarilyUnavailable => {
+            builder.insert_header((header::RETRY_AFTER, "5"));
+        }
+        TokenError::TooManyFailures { retry_after_secs } => {
+            builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        _ => {}
+    }
+    let mut resp = builder.json(json!({"error": e.code(), "error_description": e.description()}));
+    no_store(&mut resp);
+    resp
+}
+
+async fn jwks(service: web::Data<TokenService>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .body(service.jwks())
+}
+
+async fn metadata(service: web::Data<TokenService>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(service.metadata().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use actix_web::test::TestRequest;
+    use std::net::{IpAddr, SocketAddr};
+
+    #[test]
+    fn the_forwarding_header_counts_only_when_configured() {
+        let req = TestRequest::default()
+            .peer_addr(SocketAddr::from(([10, 0, 0, 1], 5000)))
+            .insert_header(("x-forwarded-for", "203.0.113.9, 198.51.100.7"))
+            .to_http_request();
+        // Not configured: a client-supplied header is ignored.
+        assert_eq!(client_address(&req, None), IpAddr::from([10, 0, 0, 1]));
+        // Configured: the rightmost entry (added by our proxy) is the client.
+        assert_eq!(
+            client_address(&req, Some("X-Forwarded-For")),
+            IpAddr::from([198, 51, 100, 7])
+        );
+        // Configured but absent or garbage: the TCP peer.
+        let bare = TestRequest::default()
+            .peer_addr(SocketAddr::from(([10, 0, 0, 2], 5000)))
+            .insert_header(("x-forwarded-for", "not an address"))
+            .to_http_request();
+        assert_eq!(
+            client_address(&bare, Some("X-Forwarded-For")),
+            IpAddr::from([10, 0, 0, 2])
+        );
+    }
+}

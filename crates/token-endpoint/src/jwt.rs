@@ -1,0 +1,86 @@
+//! RFC 9068 access tokens: claims and JWS compact serialisation.
+//!
+//! The signature comes from the parsed `ring` key in [`SigningKey`]; this module only
+//! assembles `base64url(header) "." base64url(claims) "." base64url(signature)`
+//! (RFC 7515 §7.1). jsonwebtoken's `encode` would re-parse the private key on every
+//! call, which the signing benchmark shows is most of its cost (docs/token-endpoint.md).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::keys::{KeyError, SigningKey};
+
+/// `aud`: one audience as a string, several as an array (RFC 7519 §4.1.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// From a non-empty, sorted list.
+    pub fn from_list(mut list: Vec<String>) -> Audience {
+        if list.len() == 1 {
+            Audience::One(list.remove(0))
+        } else {
+            Audience::Many(list)
+        }
+    }
+}
+
+/// The claims of a keygate access token (RFC 9068 §2.2).
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessTokenClaims<'a> {
+    /// Issuer URL.
+    pub iss: &'a str,
+    /// The client id (RFC 9068: the subject of a client credentials token is the client).
+    pub sub: &'a str,
+    /// The client id.
+    pub client_id: &'a str,
+    /// Audiences of the granted scopes.
+    pub aud: Audience,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Unique token id.
+    pub jti: &'a str,
+    /// Granted scopes, space-separated.
+    pub scope: &'a str,
+    /// Owning account, absent for operator keypairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acct: Option<&'a str>,
+    /// Owning environment, for environment keypairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<&'a str>,
+}
+
+/// Serialises and signs `claims` with `key`.
+pub fn sign(key: &SigningKey, claims: &AccessTokenClaims<'_>) -> Result<String, KeyError> {
+    let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Crypto(e.to_string()))?;
+    let header = key.header_b64();
+    let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
+    token.push_str(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = key.sign(token.as_bytes())?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}
+
+/// A random token id: 128 bits, base64url.
+pub fn new_jti() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut raw = [0u8; 16];
+    // If the OS has no randomness, fall back to zeros would be wrong; a failure here
+    // is reported by the caller through an empty id check instead.
+    if SystemRandom::new().fill(&mut raw).is_err() {
+        return String::new();
+    }
+    URL_SAFE_NO_PAD.encode(raw)
+}

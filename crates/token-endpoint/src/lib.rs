@@ -1,0 +1,185 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod grant;
+pub mod http;
+pub mod jwt;
+mod kek;
+mod keys;
+mod policy;
+mod request;
+mod throttle;
+
+use std::sync::Arc;
+
+pub use error::TokenError;
+pub use jwt::Audience;
+pub use kek::{Kek, KekSource};
+pub use keys::{
+    KeyError, KeyRing, KeySettings, Keys, SigningAlgorithm, SigningKey, RETIREMENT_LEEWAY,
+};
+pub use policy::{decide, Decision};
+pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest};
+pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
+
+use keypair_store::{ScopeCatalogue, Store};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Settings of the token endpoint.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    /// The issuer URL (`iss`, metadata base, admin API audience). No trailing slash.
+    pub issuer: String,
+    /// Lifetime of tokens whose keypair sets none (default 3600 s).
+    pub lifetime_seconds: u32,
+    /// The longest lifetime a keypair may have (default 86400 s).
+    pub max_lifetime_seconds: u32,
+    /// Largest accepted request body (default 16 KiB).
+    pub max_body_bytes: usize,
+    /// Limits on failed client authentication.
+    pub throttle: ThrottleSettings,
+    /// A header set by a trusted reverse proxy carrying the client address (e.g.
+    /// `X-Forwarded-For`: its rightmost entry is used). `None`: the TCP peer address.
+    pub client_ip_header: Option<String>,
+}
+
+/// A signed access token and what the response says about it.
+#[derive(Clone)]
+pub struct AccessToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u32,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// Who got it.
+    pub client_id: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &"***")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// The token endpoint's domain service: no HTTP types, `now` passed in.
+#[derive(Debug)]
+pub struct TokenService {
+    store: Store,
+    keys: Arc<Keys>,
+    catalogue: ScopeCatalogue,
+    settings: TokenSettings,
+    metadata: String,
+    /// Failed-authentication counters.
+    throttle: Throttle,
+    /// oxide-auth wants a registered URL even in this grant; parsed once.
+    registered_url: Option<oxide_auth::primitives::registrar::RegisteredUrl>,
+}
+
+impl TokenService {
+    /// Wires the service.
+    pub fn new(
+        store: Store,
+        keys: Arc<Keys>,
+        catalogue: ScopeCatalogue,
+        settings: TokenSettings,
+    ) -> TokenService {
+        let metadata = metadata_document(&settings, &catalogue);
+        let registered_url = settings
+            .issuer
+            .parse()
+            .ok()
+            .map(oxide_auth::primitives::registrar::RegisteredUrl::Exact);
+        TokenService {
+            store,
+            keys,
+            catalogue,
+            throttle: Throttle::new(settings.throttle),
+            settings,
+            metadata,
+            registered_url,
+        }
+    }
+
+    /// Whether [`TokenService::issue`] would answer this request without touching the
+    /// database (its keypair is cached and no `last_used_at` write is due), so it can
+    /// run inline on an async worker instead of on the blocking pool.
+    pub fn answers_from_memory(&self, request: &TokenRequest, now: OffsetDateTime) -> bool {
+        self.store
+            .answers_from_memory(&request.credentials.client_id, now)
+    }
+
+    /// Runs the client credentials grant for a parsed request.
+    #[tracing::instrument(level = "debug", skip_all, fields(client_id = %clip(&request.credentials.client_id)))]
+    pub fn issue(
+        &self,
+        request: &TokenRequest,
+        now: OffsetDateTime,
+    ) -> Result<AccessToken, TokenError> {
+        let token = grant::run(self, request, now)?;
+        if let Ok(id) = keypair_store::ClientId::parse(&token.client_id) {
+            if let Err(e) = self.store.record_use(&id, now) {
+                tracing::warn!(error = %e, "cannot record last use");
+            }
+        }
+        tracing::debug!(scope = %token.scope, expires_in = token.expires_in, "token issued");
+        Ok(token)
+    }
+
+    /// The JWKS document (`{"keys":[...]}`).
+    pub fn jwks(&self) -> String {
+        self.keys.ring().jwks.clone()
+    }
+
+    /// The RFC 8414 metadata document.
+    pub fn metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// The failed-authentication throttle.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.keys
+    }
+}
+
+/// Client input that is logged or echoed in an error description: at most its first
+/// 64 characters.
+pub(crate) fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// RFC 8414 §2 authorization server metadata.
+fn metadata_document(settings: &TokenSettings, catalogue: &ScopeCatalogue) -> String {
+    let issuer = &settings.issuer;
+    let scopes: Vec<&str> = catalogue
+        .scopes()
+        .map(|s| s.as_str())
+        .filter(|s| *s != keypair_store::OPERATOR_SCOPE)
+        .collect();
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": scopes,
+    })
+    .to_string()
+}

@@ -1,0 +1,231 @@
+//! `/token`, JWKS and metadata over HTTP against a real store (SQLite, and PostgreSQL
+//! when `KEYGATE_TEST_POSTGRES_URL` is set). Tokens are verified with jsonwebtoken fed
+//! from the served JWKS: an implementation independent of the signing code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{test, web, App};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use keypair_store::testing::TestDb;
+use keypair_store::{
+    Actor, ClientId, ClientSecret, Keypair, KeypairPatch, NewKeypair, Owner, ScopeCatalogue, Store,
+};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+use token_endpoint::{Kek, KeySettings, Keys, SigningAlgorithm, TokenService, TokenSettings};
+
+pub(crate) const ISSUER: &str = "http://keygate.test";
+
+pub(crate) struct Fixture {
+    pub db: TestDb,
+    pub kek: String,
+    pub service: web::Data<TokenService>,
+}
+
+pub(crate) fn catalogue() -> ScopeCatalogue {
+    ScopeCatalogue::new([
+        ("feedback:read", "feedback-api"),
+        ("feedback:write", "feedback-api"),
+        ("billing:read", "billing-api"),
+        ("keygate:admin", ISSUER),
+        ("keygate:operator", ISSUER),
+    ])
+    .unwrap()
+}
+
+pub(crate) fn settings() -> TokenSettings {
+    TokenSettings {
+        issuer: ISSUER.into(),
+        lifetime_seconds: 3600,
+        max_lifetime_seconds: 86400,
+        max_body_bytes: 16 * 1024,
+        throttle: token_endpoint::ThrottleSettings::default(),
+        client_ip_header: None,
+    }
+}
+
+pub(crate) fn key_settings(alg: SigningAlgorithm) -> KeySettings {
+    KeySettings {
+        algorithm: alg,
+        max_token_lifetime: Duration::seconds(86400),
+    }
+}
+
+pub(crate) fn service(
+    store: &Store,
+    kek: &str,
+    alg: SigningAlgorithm,
+    now: OffsetDateTime,
+) -> web::Data<TokenService> {
+    let keys = Keys::load_or_create(
+        store.clone(),
+        Kek::from_base64(kek).unwrap(),
+        key_settings(alg),
+        now,
+    )
+    .unwrap();
+    web::Data::new(TokenService::new(
+        store.clone(),
+        Arc::new(keys),
+        catalogue(),
+        settings(),
+    ))
+}
+
+pub(crate) fn fixture(db: TestDb, alg: SigningAlgorithm) -> Fixture {
+    let kek = STANDARD.encode(ring_random());
+    let service = service(&db.store, &kek, alg, OffsetDateTime::now_utc());
+    Fixture { db, kek, service }
+}
+
+pub(crate) fn ring_random() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
+    b
+}
+
+pub(crate) fn actor() -> Actor {
+    Actor::system("test")
+}
+
+pub(crate) fn account_keypair(store: &Store, scopes: &[&str]) -> (Keypair, ClientSecret) {
+    let acct = store
+        .create_account(&actor(), "Acme", OffsetDateTime::now_utc())
+        .unwrap();
+    new_keypair(store, Owner::Account(acct.id), scopes)
+}
+
+pub(crate) fn new_keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keypair, ClientSecret) {
+    let scopes = catalogue().validate_for_keypair(scopes).unwrap();
+    store
+        .create_keypair(
+            &actor(),
+            NewKeypair {
+                owner,
+                scopes,
+                comment: "test".into(),
+                enabled: true,
+                token_lifetime_seconds: None,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+}
+
+pub(crate) fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+/// The parts of a response the tests compare.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+pub(crate) async fn reply<B: MessageBody>(resp: ServiceResponse<B>) -> Reply {
+    let status = resp.status().as_u16();
+    let mut headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "date")
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    headers.sort();
+    let body = resp.into_body().try_into_bytes().unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+macro_rules! app {
+    ($service:expr) => {
+        test::init_service(
+            App::new()
+                .app_data($service.clone())
+                .configure(token_endpoint::http::configure),
+        )
+        .await
+    };
+}
+
+pub(crate) async fn post<S, B>(app: &S, auth: Option<&str>, body: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut req = test::TestRequest::post()
+        .uri("/token")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(body.to_owned());
+    if let Some(a) = auth {
+        req = req.insert_header(("authorization", a.to_owned()));
+    }
+    reply(test::call_service(app, req.to_request()).await).await
+}
+
+pub(crate) async fn get<S, B>(app: &S, path: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    reply(test::call_service(app, test::TestRequest::get().uri(path).to_request()).await).await
+}
+
+/// Verifies `token` against the served JWKS with jsonwebtoken; returns the claims.
+pub(crate) async fn verify<S, B>(
+    app: &S,
+    token: &str,
+    audience: &str,
+) -> (jsonwebtoken::Header, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let jwks: JwkSet =
+        serde_json::from_str(&get(app, "/.well-known/jwks.json").await.body).unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let kid = header.kid.clone().expect("kid");
+    let jwk = jwks.find(&kid).expect("kid published in JWKS");
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "iat"]);
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("token verifies");
+    assert_eq!(data.header.typ.as_deref(), Some("at+jwt"));
+    (data.header, data.claims)
+}
+
+mod errors;
+mod grant;
+mod keys;
+mod scopes;

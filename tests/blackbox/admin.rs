@@ -1,0 +1,142 @@
+//! The README's first five minutes through the real binary: bootstrap → account →
+//! environment → keypair → token, with the admin API protected by its own tokens.
+
+use serde_json::{json, Value};
+
+use crate::support::{agent, keygate, run, Server};
+
+fn token(server: &Server, id: &str, secret: &str, extra: &str) -> (u16, Value) {
+    let resp = agent()
+        .post(&server.url("/token"))
+        .set(
+            "authorization",
+            &format!(
+                "Basic {}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    format!("{id}:{secret}")
+                )
+            ),
+        )
+        .send_form(
+            &[("grant_type", "client_credentials")]
+                .into_iter()
+                .chain(extra_params(extra))
+                .collect::<Vec<_>>(),
+        );
+    read(resp)
+}
+
+fn extra_params(extra: &str) -> Vec<(&str, &str)> {
+    extra
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect()
+}
+
+fn read(resp: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let r = match resp {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport: {e}"),
+    };
+    let status = r.status();
+    let body = r.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn admin(
+    server: &Server,
+    bearer: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let req = agent()
+        .request(method, &server.url(path))
+        .set("authorization", &format!("Bearer {bearer}"));
+    read(match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    })
+}
+
+#[test]
+fn first_five_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("bootstrap");
+        c
+    });
+    let boot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (op_id, op_secret) = (
+        boot["client_id"].as_str().unwrap(),
+        boot["client_secret"].as_str().unwrap(),
+    );
+    let server = Server::start(dir.path(), &[]);
+
+    let (status, t) = token(&server, op_id, op_secret, "");
+    assert_eq!(status, 200);
+    let op = t["access_token"].as_str().unwrap().to_owned();
+
+    let (status, acct) = admin(
+        &server,
+        &op,
+        "POST",
+        "/admin/v1/accounts",
+        Some(json!({"name": "Acme"})),
+    );
+    assert_eq!(status, 201, "{acct}");
+    let a = acct["id"].as_str().unwrap();
+    let (status, env) = admin(
+        &server,
+        &op,
+        "POST",
+        &format!("/admin/v1/accounts/{a}/environments"),
+        Some(json!({"name": "production"})),
+    );
+    assert_eq!(status, 201);
+    let e = env["id"].as_str().unwrap();
+    let (status, kp) = admin(
+        &server,
+        &op,
+        "POST",
+        &format!("/admin/v1/environments/{e}/keypairs"),
+        Some(json!({"scopes": ["feedback:read", "feedback:write"], "comment": "ingest worker"})),
+    );
+    assert_eq!(status, 201, "{kp}");
+    let (id, secret) = (
+        kp["client_id"].as_str().unwrap(),
+        kp["client_secret"].as_str().unwrap(),
+    );
+
+    let (status, t) = token(&server, id, secret, "scope=feedback:read");
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["scope"], "feedback:read");
+
+    // That token is for the Feedback API, not the admin API.
+    let fb = t["access_token"].as_str().unwrap();
+    let (status, _) = admin(&server, fb, "GET", &format!("/admin/v1/accounts/{a}"), None);
+    assert_eq!(status, 401);
+
+    // Disable it: refused at once.
+    let (status, _) = admin(
+        &server,
+        &op,
+        "PATCH",
+        &format!("/admin/v1/keypairs/{id}"),
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(token(&server, id, secret, "").0, 401);
+
+    // Unknown routes get JSON 404s.
+    let (status, body) = admin(&server, &op, "GET", "/admin/v1/nothing", None);
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+
+    let log = server.log();
+    for s in [op_secret, secret, op.as_str(), fb] {
+        assert!(!log.contains(s), "a secret or token reached the log");
+    }
+}

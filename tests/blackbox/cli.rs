@@ -1,0 +1,208 @@
+//! The command line: bootstrap, migrate, serve, configuration errors.
+
+use keypair_store::testing::TestDb;
+use keypair_store::{ClientAuth, ClientSecret, DatabaseUrl, PoolSettings, Store};
+
+use crate::support::{agent, call, keygate, run, Server};
+
+fn assert_one_line_error(stderr: &[u8], needle: &str) {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {text}");
+    assert!(lines[0].starts_with("keygate: error: "), "{text}");
+    assert!(
+        lines[0].contains(needle),
+        "error should name {needle:?}: {text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bootstrap_prints_one_json_line_with_a_secret_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("bootstrap");
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one line: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.len(), 2);
+    let client_id = obj["client_id"].as_str().unwrap();
+    let secret = obj["client_secret"].as_str().unwrap();
+    assert!(client_id.starts_with("kg_"));
+    assert!(ClientSecret::from_presented(secret).is_well_formed());
+    // The secret is printed once, never logged.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(secret));
+
+    // The database was created under ./data and the secret verifies against it.
+    let db = dir.path().join("data/keygate.db");
+    assert!(db.exists());
+    let store = Store::open(&DatabaseUrl::Sqlite(db), &PoolSettings::default()).unwrap();
+    match store
+        .authenticate(client_id, &ClientSecret::from_presented(secret))
+        .unwrap()
+    {
+        ClientAuth::Authenticated(kp) => assert!(kp.scopes.contains("keygate:operator")),
+        other => panic!("bootstrap secret does not verify: {other:?}"),
+    }
+    let wrong = ClientSecret::generate();
+    assert!(matches!(
+        store.authenticate(client_id, &wrong).unwrap(),
+        ClientAuth::Rejected(_)
+    ));
+}
+
+#[test]
+fn serve_on_an_empty_directory_creates_the_database_and_answers_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    assert!(dir.path().join("data/keygate.db").exists());
+    let (status, body) = call(agent().get(&server.url("/healthz")));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(agent().get(&server.url("/readyz")));
+    assert_eq!(status, 200, "{body}");
+    let log = server.log();
+    assert!(log.contains("listening on"), "logs where it listens: {log}");
+    assert!(
+        log.contains("keygate bootstrap"),
+        "says how to create the first operator: {log}"
+    );
+}
+
+#[test]
+fn serve_on_postgres() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url_string();
+    let server = Server::start(dir.path(), &[("KEYGATE_DATABASE_URL", &url)]);
+    let (status, _) = call(agent().get(&server.url("/readyz")));
+    assert_eq!(status, 200);
+    assert!(
+        !dir.path().join("data/keygate.db").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = run({
+            let mut c = keygate(dir.path());
+            c.arg("migrate");
+            c
+        });
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("data/keygate.db").exists());
+}
+
+#[test]
+fn an_unknown_config_key_exits_non_zero_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keygate.toml");
+    std::fs::write(&file, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("--config").arg(&file).arg("migrate");
+        c
+    });
+    assert!(!out.status.success());
+    assert_one_line_error(&out.stderr, "database.urll");
+
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("serve").env("KEYGATE_DATABASE_POOLSIZE", "4");
+        c
+    });
+    assert!(!out.status.success());
+    assert_one_line_error(&out.stderr, "KEYGATE_DATABASE_POOLSIZE");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created on a config error"
+    );
+}
+
+#[test]
+fn an_unreachable_database_exits_non_zero_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("serve").env(
+            "KEYGATE_DATABASE_URL",
+            "postgres://keygate:hunter2@127.0.0.1:1/keygate",
+        );
+        c
+    });
+    assert!(!out.status.success());
+    assert_one_line_error(&out.stderr, "127.0.0.1:1");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("hunter2"),
+        "password redacted"
+    );
+}
+
+#[test]
+fn environment_overrides_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keygate.toml");
+    std::fs::write(&file, "[database]\nurl = \"sqlite://from-file/k.db\"\n").unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("--config").arg(&file).arg("migrate");
+        c
+    });
+    assert!(out.status.success());
+    assert!(dir.path().join("from-file/k.db").exists());
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("--config")
+            .arg(&file)
+            .arg("migrate")
+            .env("KEYGATE_DATABASE_URL", "sqlite://from-env/k.db");
+        c
+    });
+    assert!(out.status.success());
+    assert!(dir.path().join("from-env/k.db").exists());
+}
+
+#[test]
+fn help_is_available_for_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["bootstrap", "--help"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run({
+            let mut c = keygate(dir.path());
+            c.args(&args);
+            c
+        });
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: keygate"),
+            "{args:?}"
+        );
+        assert!(!dir.path().join("data").exists(), "--help touches nothing");
+    }
+}

@@ -1,0 +1,13 @@
+//! Black-box tests: they run the real `keygate` binary in a fresh directory and talk
+//! to it over HTTP, as a user or another service would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod admin;
+mod cli;
+mod feedback_api;
+mod hardening;
+mod outage;
+mod tokens;

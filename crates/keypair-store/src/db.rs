@@ -217,14 +217,19 @@ fn create_parent_dir(path: &Path) -> StoreResult<()> {
     }
 }
 
+/// Call before the first PostgreSQL connection of the process. libpq negotiates TLS
+/// with the system OpenSSL, which, left to itself, frees its state in an `atexit`
+/// handler: a pool thread still in a handshake when the process exits then crashes
+/// (SIGSEGV, openssl/openssl#3505). Initialising OpenSSL first through openssl-sys,
+/// which asks for OPENSSL_INIT_NO_ATEXIT, means no such handler is registered; the
+/// operating system reclaims the memory at exit anyway.
+pub(crate) fn init_tls() {
+    openssl_sys::init();
+}
+
 /// Connects, runs pending migrations, then builds the pool.
 pub(crate) fn open(url: &DatabaseUrl, settings: &PoolSettings) -> StoreResult<DbPool> {
-    // libpq negotiates TLS with the system OpenSSL. Left to itself, OpenSSL frees its
-    // state in an `atexit` handler, and a pool thread still in a handshake when the
-    // process exits then crashes (SIGSEGV, openssl/openssl#3505). Initialising it
-    // first through openssl-sys, which asks for OPENSSL_INIT_NO_ATEXIT, removes that
-    // handler; the operating system reclaims the memory at exit anyway.
-    openssl_sys::init();
+    init_tls();
     let mut conn = establish(url)?;
     run_migrations(&mut conn)?;
     drop(conn);

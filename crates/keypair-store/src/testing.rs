@@ -128,6 +128,7 @@ impl TestDb {
 /// connections use it, with the schema name.
 pub fn fresh_postgres_schema(admin_url: &str) -> (String, String) {
     let schema = random_hex_id("keygate_test_");
+    crate::db::init_tls();
     let mut admin =
         diesel::PgConnection::establish(admin_url).expect("connect to KEYGATE_TEST_POSTGRES_URL");
     admin
@@ -142,6 +143,7 @@ pub fn fresh_postgres_schema(admin_url: &str) -> (String, String) {
 
 /// Drops a schema made by [`fresh_postgres_schema`].
 pub fn drop_postgres_schema(admin_url: &str, schema: &str) {
+    crate::db::init_tls();
     if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
         let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }

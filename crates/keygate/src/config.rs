@@ -113,6 +113,7 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawScopes {
     catalogue: Vec<String>,
+    optional: Vec<String>,
 }
 
 /// Log output format.
@@ -438,6 +439,9 @@ impl RawConfig {
         entries.push((OPERATOR_SCOPE.to_owned(), issuer.clone()));
         let catalogue =
             ScopeCatalogue::new(entries).map_err(|e| invalid("scopes.catalogue", e.to_string()))?;
+        let catalogue = catalogue
+            .with_optional(&self.scopes.optional)
+            .map_err(|e| invalid("scopes.optional", e.to_string()))?;
         let t = &self.token;
         if t.max_lifetime_seconds == 0 || t.max_lifetime_seconds > 7 * 86_400 {
             return Err(invalid(

@@ -43,6 +43,26 @@ fn defaults_are_the_documented_ones() {
         c.catalogue.audience_of(&admin),
         Some("http://127.0.0.1:8080")
     );
+    assert!(
+        !c.catalogue.is_optional(&admin),
+        "no optional scope by default"
+    );
+}
+
+#[test]
+fn optional_scopes_from_file_and_environment() {
+    let admin = keypair_store::Scope::parse("keygate:admin").unwrap();
+    let read = keypair_store::Scope::parse("feedback:read").unwrap();
+    let f = file("[scopes]\noptional = [\"keygate:admin\"]\n");
+    let c = Config::load(Some(f.path()), env(&[])).unwrap();
+    assert!(c.catalogue.is_optional(&admin));
+    assert!(!c.catalogue.is_optional(&read));
+    let c = Config::load(
+        None,
+        env(&[("KEYGATE_SCOPES_OPTIONAL", "keygate:admin,feedback:read")]),
+    )
+    .unwrap();
+    assert!(c.catalogue.is_optional(&admin) && c.catalogue.is_optional(&read));
 }
 
 #[test]
@@ -113,6 +133,10 @@ fn bad_values_are_named() {
         (
             vec![("KEYGATE_SCOPES_CATALOGUE", "keygate:x=y")],
             "scopes.catalogue",
+        ),
+        (
+            vec![("KEYGATE_SCOPES_OPTIONAL", "billing:read")],
+            "scopes.optional",
         ),
     ] {
         let e = Config::load(None, env(&vars)).unwrap_err().to_string();

@@ -114,10 +114,13 @@ impl fmt::Debug for ScopeSet {
     }
 }
 
-/// The configured scopes and the audience each belongs to.
+/// The configured scopes, the audience each belongs to, and which are optional.
 #[derive(Clone, Debug, Default)]
 pub struct ScopeCatalogue {
     scopes: BTreeMap<Scope, String>,
+    /// Granted only when asked for, by `scope` or by `resource` (Keycloak's "optional
+    /// client scopes"); every other held scope is a default scope.
+    optional: BTreeSet<Scope>,
 }
 
 impl ScopeCatalogue {
@@ -145,7 +148,31 @@ impl ScopeCatalogue {
                 ));
             }
         }
-        Ok(ScopeCatalogue { scopes })
+        Ok(ScopeCatalogue {
+            scopes,
+            optional: BTreeSet::new(),
+        })
+    }
+
+    /// Marks `optional` scopes: a token request without `scope` gets them only when its
+    /// `resource` names their audience. Each must be in the catalogue.
+    pub fn with_optional<S: AsRef<str>>(mut self, optional: &[S]) -> Result<Self, StoreError> {
+        for s in optional {
+            let scope = Scope::parse(s.as_ref())?;
+            if !self.scopes.contains_key(&scope) {
+                return Err(StoreError::invalid(
+                    "scopes",
+                    format!("optional scope `{scope}` is not in the catalogue"),
+                ));
+            }
+            self.optional.insert(scope);
+        }
+        Ok(self)
+    }
+
+    /// Whether `scope` is granted only when asked for.
+    pub fn is_optional(&self, scope: &Scope) -> bool {
+        self.optional.contains(scope)
     }
 
     /// The audience `scope` belongs to, if it is in the catalogue.

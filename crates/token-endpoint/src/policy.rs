@@ -1,6 +1,8 @@
 //! Which scopes and audiences a token gets (design: "Access tokens").
 //!
-//! - No `scope`: every allowed scope of the keypair (that the catalogue still knows).
+//! - No `scope`: every allowed scope of the keypair (that the catalogue still knows),
+//!   except optional ones (`scopes.optional`), which come only when asked for by
+//!   `scope` or by `resource`.
 //! - `scope` given: exactly those, each of which the keypair must hold, else
 //!   `invalid_scope`.
 //! - `resource`/`audience` given: it must be a known audience (else `invalid_target`),
@@ -61,6 +63,8 @@ pub fn decide(
         None => allowed
             .iter()
             .filter(|s| catalogue.audience_of(s).is_some_and(in_target))
+            // Optional scopes only when `resource` asks for their audience.
+            .filter(|s| target.is_some() || !catalogue.is_optional(s))
             .cloned()
             .collect(),
     };
@@ -70,6 +74,10 @@ pub fn decide(
                 "this client holds no scope for `{}`",
                 crate::clip(t)
             )),
+            None if allowed.iter().any(|s| catalogue.is_optional(s)) => TokenError::InvalidScope(
+                "this client holds only optional scopes: ask for them with `scope` or `resource`"
+                    .into(),
+            ),
             None => TokenError::InvalidScope("this client holds no scope".into()),
         });
     }
@@ -114,6 +122,24 @@ mod tests {
         .unwrap();
         assert_eq!(d.scopes, set("feedback:read keygate:admin"));
         assert_eq!(d.audiences, ["feedback-api", "https://issuer"]);
+    }
+
+    #[test]
+    fn optional_scopes_come_only_when_asked_for() {
+        let catalogue = catalogue().with_optional(&["keygate:admin"]).unwrap();
+        let allowed = set("feedback:read keygate:admin");
+        // Without `scope`: the default scopes only, so no admin audience.
+        let d = decide(&catalogue, &allowed, None, None).unwrap();
+        assert_eq!(d.scopes, set("feedback:read"));
+        assert_eq!(d.audiences, ["feedback-api"]);
+        // Asked for by scope or by resource, it is granted.
+        let d = decide(&catalogue, &allowed, Some(&set("keygate:admin")), None).unwrap();
+        assert_eq!(d.audiences, ["https://issuer"]);
+        let d = decide(&catalogue, &allowed, None, Some("https://issuer")).unwrap();
+        assert_eq!(d.scopes, set("keygate:admin"));
+        // A keypair holding only optional scopes gets no token without asking.
+        let e = decide(&catalogue, &set("keygate:admin"), None, None).unwrap_err();
+        assert_eq!(e.code(), "invalid_scope");
     }
 
     #[test]

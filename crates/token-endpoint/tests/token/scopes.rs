@@ -4,6 +4,7 @@ use crate::*;
 
 keypair_store::on_both_backends_async! {
     scopes_and_audiences;
+    optional_scopes_come_only_when_asked_for;
     disable_delete_and_close_take_effect_at_once;
 }
 
@@ -129,6 +130,58 @@ async fn scopes_and_audiences(db: TestDb) {
     .await;
     assert_eq!(claims["acct"], acct.id.as_str());
     assert_eq!(claims["env"], env.id.as_str());
+}
+
+/// With `scopes.optional = ["keygate:admin"]`, a keypair holding admin and Feedback
+/// scopes gets, by default, a token a Feedback API cannot replay against the admin API.
+async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
+    let kek = STANDARD.encode(ring_random());
+    let now = OffsetDateTime::now_utc();
+    let keys = Keys::load_or_create(
+        db.store.clone(),
+        Kek::from_base64(&kek).unwrap(),
+        key_settings(SigningAlgorithm::EdDSA),
+        now,
+    )
+    .unwrap();
+    let service = web::Data::new(TokenService::new(
+        db.store.clone(),
+        Arc::new(keys),
+        catalogue().with_optional(&["keygate:admin"]).unwrap(),
+        settings(),
+    ));
+    let app = app!(service);
+    let (kp, secret) = account_keypair(&db.store, &["feedback:read", "keygate:admin"]);
+    let auth = basic(kp.client_id.as_str(), secret.expose());
+    let grant = |extra: &str| format!("grant_type=client_credentials{extra}");
+
+    let default = post(&app, Some(&auth), &grant("")).await;
+    assert_eq!(default.status, 200, "{}", default.body);
+    let default = default.json();
+    assert_eq!(default["scope"], "feedback:read");
+    let token = default["access_token"].as_str().unwrap();
+    let (_, claims) = verify(&app, token, "feedback-api").await;
+    assert_eq!(claims["aud"], "feedback-api");
+
+    for param in ["&scope=keygate:admin", &format!("&resource={ISSUER}")] {
+        let r = post(&app, Some(&auth), &grant(param)).await;
+        assert_eq!(r.status, 200, "{param}: {}", r.body);
+        let admin = r.json();
+        assert_eq!(admin["scope"], "keygate:admin", "{param}");
+        let (_, claims) = verify(&app, admin["access_token"].as_str().unwrap(), ISSUER).await;
+        assert_eq!(claims["aud"], ISSUER, "{param}");
+    }
+
+    // A keypair holding only optional scopes must ask: the error says how.
+    let (admin_only, admin_secret) = account_keypair(&db.store, &["keygate:admin"]);
+    let r = post(
+        &app,
+        Some(&basic(admin_only.client_id.as_str(), admin_secret.expose())),
+        &grant(""),
+    )
+    .await;
+    assert_eq!((r.status, r.error().as_str()), (400, "invalid_scope"));
+    assert!(r.body.contains("optional"), "{}", r.body);
 }
 
 async fn disable_delete_and_close_take_effect_at_once(db: TestDb) {

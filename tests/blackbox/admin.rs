@@ -140,3 +140,94 @@ fn first_five_minutes() {
         assert!(!log.contains(s), "a secret or token reached the log");
     }
 }
+
+/// Scale-out: two servers on one PostgreSQL database, each caching keypairs for a
+/// minute. A disable or delete made through one is refused by the other at once
+/// (LISTEN/NOTIFY), not after the cache TTL.
+#[test]
+fn a_second_server_on_postgres_sees_disables_and_deletes_at_once() {
+    let Some(db) = keypair_store::testing::TestDb::postgres() else {
+        eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+        return;
+    };
+    let url = db.url_string();
+    let env = [
+        ("KEYGATE_DATABASE_URL", url.as_str()),
+        ("KEYGATE_DATABASE_KEYPAIR_CACHE_TTL_MS", "60000"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.arg("bootstrap").envs(env);
+        c
+    });
+    assert!(out.status.success());
+    let boot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (op_id, op_secret) = (
+        boot["client_id"].as_str().unwrap(),
+        boot["client_secret"].as_str().unwrap(),
+    );
+    // Same directory: the same key-encryption key file, as a fleet shares one KEK.
+    let one = Server::start(dir.path(), &env);
+    let two = Server::start(dir.path(), &env);
+    let op = token(&one, op_id, op_secret, "").1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, acct) = admin(
+        &one,
+        &op,
+        "POST",
+        "/admin/v1/accounts",
+        Some(json!({"name": "Acme"})),
+    );
+    let a = acct["id"].as_str().unwrap();
+    let mut keypairs = Vec::new();
+    for _ in 0..2 {
+        let (status, kp) = admin(
+            &one,
+            &op,
+            "POST",
+            &format!("/admin/v1/accounts/{a}/keypairs"),
+            Some(json!({"scopes": ["feedback:read"], "comment": "worker"})),
+        );
+        assert_eq!(status, 201, "{kp}");
+        let (id, secret) = (
+            kp["client_id"].as_str().unwrap().to_owned(),
+            kp["client_secret"].as_str().unwrap().to_owned(),
+        );
+        // Served, and so cached, by the second server.
+        assert_eq!(token(&two, &id, &secret, "").0, 200);
+        keypairs.push((id, secret));
+    }
+    let refused_soon = |id: &str, secret: &str, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while token(&two, id, secret, "").0 != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} through one server not seen by the other within 3 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let (id, secret) = &keypairs[0];
+    let (status, _) = admin(
+        &one,
+        &op,
+        "PATCH",
+        &format!("/admin/v1/keypairs/{id}"),
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(status, 200);
+    refused_soon(id, secret, "a disable");
+    let (id, secret) = &keypairs[1];
+    let (status, _) = admin(
+        &one,
+        &op,
+        "DELETE",
+        &format!("/admin/v1/keypairs/{id}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    refused_soon(id, secret, "a delete");
+}

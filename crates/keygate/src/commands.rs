@@ -103,5 +103,8 @@ pub fn serve(config: &Config) -> Result<(), CommandError> {
         tracing::info!("no operator keypair yet: create the first one with `keygate bootstrap`");
     }
     let keys = open_keys(config, &store)?;
+    // Other processes' keypair changes reach this one's cache at once (PostgreSQL). It
+    // is dropped, and its thread joined, after the server has stopped.
+    let _changes = store.listen_for_changes();
     actix_web::rt::System::new().block_on(crate::server::run(config.clone(), store, keys))
 }

@@ -66,8 +66,11 @@ fn connect_raw(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
 
 /// Adds libpq settings that bound how long a dead or unreachable server can hold a
 /// request, unless the URL sets them: a 5 s connect timeout, TCP keepalives, and a
-/// 10 s `tcp_user_timeout` (unacknowledged data: a blackholed server).
-fn bounded(url: &str) -> String {
+/// 10 s `tcp_user_timeout` (unacknowledged data: a blackholed server). Also
+/// `gssencmode=disable`: libpq would otherwise look for Kerberos credentials on every
+/// connect, and Kerberos asserts (SIGABRT) when the process exits under a thread doing
+/// that. A URL that wants GSSAPI encryption says so.
+pub(crate) fn bounded(url: &str) -> String {
     let mut out = url.to_owned();
     for (key, value) in [
         ("connect_timeout", "5"),
@@ -76,6 +79,7 @@ fn bounded(url: &str) -> String {
         ("keepalives_interval", "5"),
         ("keepalives_count", "2"),
         ("tcp_user_timeout", "10000"),
+        ("gssencmode", "disable"),
     ] {
         if !url.contains(&format!("{key}=")) {
             out.push(if out.contains('?') { '&' } else { '?' });

@@ -2,6 +2,7 @@
 
 mod audit;
 mod cache;
+mod changes;
 mod db;
 mod error;
 mod ids;
@@ -17,6 +18,7 @@ mod validate;
 pub mod testing;
 
 pub use audit::{Actor, AuditAction, AuditRecord};
+pub use changes::ChangeListener;
 pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
 pub use ids::{AccountId, ClientId, EnvironmentId};
@@ -45,6 +47,7 @@ pub struct Store {
     pool: db::DbPool,
     backend: Backend,
     cache: std::sync::Arc<cache::KeypairCache>,
+    url: DatabaseUrl,
 }
 
 impl std::fmt::Debug for Store {
@@ -71,7 +74,22 @@ impl Store {
             pool,
             backend,
             cache,
+            url: url.clone(),
         })
+    }
+
+    /// On PostgreSQL with the keypair cache on: starts listening for keypair changes
+    /// made by other processes, which then reach this process's cache within tens of
+    /// milliseconds instead of the cache TTL (`crate::changes`). For long-running
+    /// processes (the server); keep the listener alive as long as the store is used.
+    /// `None` on SQLite (one process) or with the cache off.
+    pub fn listen_for_changes(&self) -> Option<ChangeListener> {
+        match &self.url {
+            DatabaseUrl::Postgres(u) if self.cache.is_enabled() => {
+                changes::spawn_listener(u, std::sync::Arc::downgrade(&self.cache))
+            }
+            _ => None,
+        }
     }
 
     /// The backend in use.

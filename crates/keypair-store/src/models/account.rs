@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
+use crate::changes::{announce, Change};
 use crate::ids::{AccountId, EnvironmentId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{accounts, environments, keypairs};
@@ -143,7 +144,7 @@ impl Store {
                 now,
             }
             .write(c)?;
-            Ok(())
+            announce(c, Change::All)
         })?;
         self.cache.clear();
         Ok(())
@@ -249,7 +250,7 @@ impl Store {
                 now,
             }
             .write(c)?;
-            Ok(())
+            announce(c, Change::All)
         })?;
         self.cache.clear();
         Ok(())

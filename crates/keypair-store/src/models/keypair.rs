@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::cache::Cached;
+use crate::changes::{announce, Change};
 use crate::ids::{AccountId, ClientId, EnvironmentId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{environments, keypairs};
@@ -466,6 +467,7 @@ impl Store {
                 now,
             }
             .write(c)?;
+            announce(c, Change::Keypair(client_id.as_str()))?;
             Self::load_keypair_row(c, client_id.as_str())?
                 .ok_or(StoreError::NotFound("keypair"))?
                 .into_keypair()
@@ -494,7 +496,7 @@ impl Store {
                 now,
             }
             .write(c)?;
-            Ok(())
+            announce(c, Change::Keypair(client_id.as_str()))
         })?;
         self.cache.invalidate(client_id.as_str());
         Ok(())

@@ -292,3 +292,72 @@ fn concurrent_writes_all_succeed(db: &TestDb) {
         "every concurrent update committed and audited"
     );
 }
+
+/// Scale-out on PostgreSQL: a disable, delete or close made by another process reaches
+/// this process's keypair cache through LISTEN/NOTIFY, long before the TTL (a minute
+/// here) would expire it. The design: "no cache may serve a stale 'enabled'".
+#[test]
+fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+        return;
+    };
+    let settings = keypair_store::PoolSettings {
+        keypair_cache_ttl: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let here = Store::open(&db.url, &settings).expect("this process");
+    let _listening = here.listen_for_changes().expect("a listener on PostgreSQL");
+    let there = Store::open(&db.url, &settings).expect("another process");
+    let acct = there
+        .create_account(&actor(), "Acme", t0())
+        .expect("account");
+    let mut keypairs = Vec::new();
+    for _ in 0..3 {
+        let (kp, secret) = there
+            .create_keypair(
+                &actor(),
+                new_keypair(Owner::Account(acct.id.clone()), &["feedback:read"]),
+                t0(),
+            )
+            .expect("keypair");
+        assert!(
+            authenticated(&here, &kp.client_id, &secret),
+            "now cached here"
+        );
+        keypairs.push((kp, secret));
+    }
+    let refused_soon = |kp: &keypair_store::Keypair, secret: &ClientSecret, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while authenticated(&here, &kp.client_id, secret) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} in another process not seen here within 2 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let (kp, secret) = &keypairs[0];
+    there
+        .update_keypair(
+            &actor(),
+            &kp.client_id,
+            KeypairPatch {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .expect("disable");
+    refused_soon(kp, secret, "a disable");
+    let (kp, secret) = &keypairs[1];
+    there
+        .delete_keypair(&actor(), &kp.client_id, t0())
+        .expect("delete");
+    refused_soon(kp, secret, "a delete");
+    let (kp, secret) = &keypairs[2];
+    there
+        .close_account(&actor(), &acct.id, t0())
+        .expect("close");
+    refused_soon(kp, secret, "closing the account");
+}

@@ -158,16 +158,22 @@ impl ScopeCatalogue {
     /// `resource` names their audience. Each must be in the catalogue.
     pub fn with_optional<S: AsRef<str>>(mut self, optional: &[S]) -> Result<Self, StoreError> {
         for s in optional {
-            let scope = Scope::parse(s.as_ref())?;
-            if !self.scopes.contains_key(&scope) {
-                return Err(StoreError::invalid(
-                    "scopes",
-                    format!("optional scope `{scope}` is not in the catalogue"),
-                ));
-            }
+            let scope = self.known(s.as_ref())?;
             self.optional.insert(scope);
         }
         Ok(self)
+    }
+
+    /// Parses `s` as a scope of this catalogue.
+    fn known(&self, s: &str) -> Result<Scope, StoreError> {
+        let scope = Scope::parse(s)?;
+        if !self.scopes.contains_key(&scope) {
+            return Err(StoreError::invalid(
+                "scopes",
+                format!("unknown scope `{scope}`"),
+            ));
+        }
+        Ok(scope)
     }
 
     /// Whether `scope` is granted only when asked for.
@@ -198,13 +204,7 @@ impl ScopeCatalogue {
     ) -> Result<ScopeSet, StoreError> {
         let mut set = BTreeSet::new();
         for s in requested {
-            let scope = Scope::parse(s.as_ref())?;
-            if !self.scopes.contains_key(&scope) {
-                return Err(StoreError::invalid(
-                    "scopes",
-                    format!("unknown scope `{scope}`"),
-                ));
-            }
+            let scope = self.known(s.as_ref())?;
             if scope.as_str() == OPERATOR_SCOPE {
                 return Err(StoreError::invalid(
                     "scopes",

@@ -42,6 +42,21 @@ pub(crate) fn new_keypair(owner: Owner, list: &[&str]) -> NewKeypair {
     }
 }
 
+/// Disables a keypair (as the test actor, at `t0`).
+pub(crate) fn disable(store: &Store, id: &ClientId) {
+    store
+        .update_keypair(
+            &actor(),
+            id,
+            KeypairPatch {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .expect("disable");
+}
+
 pub(crate) fn authenticated(store: &Store, id: &ClientId, secret: &ClientSecret) -> bool {
     matches!(
         store

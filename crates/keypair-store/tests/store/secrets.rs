@@ -58,16 +58,7 @@ fn secret_verification(db: &TestDb) {
     );
     assert!(authenticated(s, &b.client_id, &b_secret));
 
-    s.update_keypair(
-        &actor(),
-        &a.client_id,
-        KeypairPatch {
-            enabled: Some(false),
-            ..Default::default()
-        },
-        t0(),
-    )
-    .expect("disable");
+    disable(s, &a.client_id);
     assert_eq!(reject(a.client_id.as_str(), &a_secret), Rejection::Disabled);
     s.delete_keypair(&actor(), &a.client_id, t0())
         .expect("delete");
@@ -149,16 +140,7 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     assert!(authenticated(s, &kp.client_id, &secret));
     assert!(authenticated(s, &kp.client_id, &secret));
     // Changes through this store are seen at once.
-    s.update_keypair(
-        &actor(),
-        &kp.client_id,
-        KeypairPatch {
-            enabled: Some(false),
-            ..Default::default()
-        },
-        t0(),
-    )
-    .expect("disable");
+    disable(s, &kp.client_id);
     assert!(!authenticated(s, &kp.client_id, &secret));
     s.update_keypair(
         &actor(),
@@ -205,16 +187,7 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     a.record_use(&kp.client_id, time::OffsetDateTime::now_utc())
         .expect("record use");
     assert!(a.answers_from_memory(kp.client_id.as_str(), time::OffsetDateTime::now_utc()));
-    b.update_keypair(
-        &actor(),
-        &kp.client_id,
-        KeypairPatch {
-            enabled: Some(false),
-            ..Default::default()
-        },
-        t0(),
-    )
-    .expect("disable elsewhere");
+    disable(&b, &kp.client_id);
     assert!(!authenticated(&b, &kp.client_id, &secret));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while authenticated(&a, &kp.client_id, &secret) {
@@ -338,17 +311,7 @@ fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
         }
     };
     let (kp, secret) = &keypairs[0];
-    there
-        .update_keypair(
-            &actor(),
-            &kp.client_id,
-            KeypairPatch {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            t0(),
-        )
-        .expect("disable");
+    disable(&there, &kp.client_id);
     refused_soon(kp, secret, "a disable");
     let (kp, secret) = &keypairs[1];
     there

@@ -231,3 +231,57 @@ fn a_second_server_on_postgres_sees_disables_and_deletes_at_once() {
     assert_eq!(status, 204);
     refused_soon(id, secret, "a delete");
 }
+
+/// Scale-out: a `keygate keys rotate` run against the shared PostgreSQL database is
+/// picked up by every running server at once (NOTIFY), not after the 10 s reload
+/// interval, so no server lags behind the others' new signing key for long.
+#[test]
+fn servers_on_postgres_pick_up_a_rotation_at_once() {
+    let Some(db) = keypair_store::testing::TestDb::postgres() else {
+        eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+        return;
+    };
+    let url = db.url_string();
+    let env = [
+        ("KEYGATE_DATABASE_URL", url.as_str()),
+        ("KEYGATE_KEY_RELOAD_INTERVAL_SECONDS", "60"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let servers = [
+        Server::start(dir.path(), &env),
+        Server::start(dir.path(), &env),
+    ];
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.args(["keys", "rotate"]).envs(env);
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kid = rotated["kid"].as_str().unwrap();
+    for server in &servers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let (_, jwks) = read(agent().get(&server.url("/.well-known/jwks.json")).call());
+            let kids: Vec<&str> = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|k| k["kid"].as_str())
+                .collect();
+            if kids.contains(&kid) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not publish the rotated key within 3 s: {kids:?}",
+                server.base
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

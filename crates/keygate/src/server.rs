@@ -26,6 +26,7 @@ pub async fn run(config: Config, store: Store, keys: Arc<Keys>) -> Result<(), Co
         config.token.max_lifetime_seconds,
     ));
     let guard = web::Data::new(admin_guard(&config, keys.clone()));
+    let rotations = store.clone();
     let store = web::Data::new(store);
     let server = HttpServer::new(move || {
         App::new()
@@ -52,7 +53,7 @@ pub async fn run(config: Config, store: Store, keys: Arc<Keys>) -> Result<(), Co
     for addr in server.addrs() {
         tracing::info!(address = %addr, issuer = %config.issuer, "keygate listening on http://{addr}");
     }
-    actix_web::rt::spawn(reload_keys(keys, config.key.reload_interval));
+    actix_web::rt::spawn(reload_keys(keys, rotations, config.key.reload_interval));
     server
         .run()
         .await
@@ -85,13 +86,20 @@ async fn not_found() -> HttpResponse {
         .json(serde_json::json!({"error": "not_found", "message": "no such route"}))
 }
 
-/// Re-reads signing keys now and then, so a `keygate keys rotate` run elsewhere (or
-/// by another process sharing the database) takes effect without a restart.
-async fn reload_keys(keys: Arc<Keys>, every: std::time::Duration) {
-    let mut interval = actix_web::rt::time::interval(every);
-    interval.tick().await;
+/// Re-reads signing keys every `every`, so a `keygate keys rotate` run elsewhere takes
+/// effect without a restart; on PostgreSQL also as soon as a rotation is announced
+/// (`Store::signing_key_rotations`, a few times a second at most).
+async fn reload_keys(keys: Arc<Keys>, store: Store, every: std::time::Duration) {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_millis(200));
+    let mut seen = store.signing_key_rotations();
+    let mut last = std::time::Instant::now();
     loop {
-        interval.tick().await;
+        tick.tick().await;
+        let announced = store.signing_key_rotations();
+        if announced == seen && last.elapsed() < every {
+            continue;
+        }
+        (seen, last) = (announced, std::time::Instant::now());
         let keys = keys.clone();
         match web::block(move || keys.reload(OffsetDateTime::now_utc())).await {
             Ok(Ok(())) => {}

@@ -8,8 +8,12 @@
 //! the cache TTL. While that connection is down, the TTL bounds staleness as before
 //! (and keypairs keep being served from memory during a database outage). When the
 //! connection is back, the cache is emptied, because notices may have been missed.
+//!
+//! Signing key rotations are announced on the same channel; they bump a counter
+//! ([`crate::Store::signing_key_rotations`]) that the server's key reloader watches, so
+//! every process serves a new key at once instead of at its next periodic reload.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,6 +29,8 @@ use crate::error::StoreResult;
 const CHANNEL: &str = "keygate_keypairs";
 /// The payload that stands for "every keypair" (closing an account or environment).
 const ALL: &str = "*";
+/// The payload of a signing key rotation (not a client id: those start with `kg_`).
+const SIGNING_KEYS: &str = "#signing-keys";
 /// How often the listener looks for notices (each look is a non-blocking read).
 const POLL: Duration = Duration::from_millis(10);
 /// How often an idle listener checks that its connection still works.
@@ -39,6 +45,8 @@ pub(crate) enum Change<'a> {
     Keypair(&'a str),
     /// Any keypair (owners closed).
     All,
+    /// The signing keys (a rotation).
+    SigningKeys,
 }
 
 /// Announces `change` to other processes when the current transaction commits. A no-op
@@ -48,6 +56,7 @@ pub(crate) fn announce(c: &mut DbConnection, change: Change<'_>) -> StoreResult<
         let payload = match change {
             Change::Keypair(id) => id,
             Change::All => ALL,
+            Change::SigningKeys => SIGNING_KEYS,
         };
         diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<Text, _>(CHANNEL)
@@ -77,13 +86,17 @@ impl Drop for ChangeListener {
 }
 
 /// Starts the listener of a store on PostgreSQL at `url`.
-pub(crate) fn spawn_listener(url: &str, cache: Weak<KeypairCache>) -> Option<ChangeListener> {
+pub(crate) fn spawn_listener(
+    url: &str,
+    cache: Weak<KeypairCache>,
+    rotations: Arc<AtomicU64>,
+) -> Option<ChangeListener> {
     let url = crate::db::bounded(url);
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("keygate-keypair-changes".into())
-        .spawn(move || listen(&url, &cache, &stopped));
+        .spawn(move || listen(&url, &cache, &rotations, &stopped));
     match spawned {
         Ok(thread) => Some(ChangeListener {
             stop,
@@ -96,7 +109,7 @@ pub(crate) fn spawn_listener(url: &str, cache: Weak<KeypairCache>) -> Option<Cha
     }
 }
 
-fn listen(url: &str, cache: &Weak<KeypairCache>, stop: &AtomicBool) {
+fn listen(url: &str, cache: &Weak<KeypairCache>, rotations: &AtomicU64, stop: &AtomicBool) {
     let running = || !stop.load(Ordering::Acquire) && cache.strong_count() > 0;
     while running() {
         let connected = PgConnection::establish(url)
@@ -112,7 +125,8 @@ fn listen(url: &str, cache: &Weak<KeypairCache>, stop: &AtomicBool) {
                 if let Some(cache) = cache.upgrade() {
                     cache.clear();
                 }
-                if let Err(e) = relay(&mut conn, cache, &running) {
+                rotations.fetch_add(1, Ordering::AcqRel);
+                if let Err(e) = relay(&mut conn, cache, rotations, &running) {
                     tracing::warn!(error = %e, "keypair change listener lost its connection");
                 }
             }
@@ -129,6 +143,7 @@ fn listen(url: &str, cache: &Weak<KeypairCache>, stop: &AtomicBool) {
 fn relay(
     conn: &mut PgConnection,
     cache: &Weak<KeypairCache>,
+    rotations: &AtomicU64,
     running: &dyn Fn() -> bool,
 ) -> diesel::QueryResult<()> {
     let mut last_ping = Instant::now();
@@ -140,6 +155,9 @@ fn relay(
             let notice = notice?;
             match notice.payload.as_str() {
                 ALL => cache.clear(),
+                SIGNING_KEYS => {
+                    rotations.fetch_add(1, Ordering::AcqRel);
+                }
                 id => cache.invalidate(id),
             }
         }

@@ -48,6 +48,8 @@ pub struct Store {
     backend: Backend,
     cache: std::sync::Arc<cache::KeypairCache>,
     url: DatabaseUrl,
+    /// Rotations announced by any process (and listener reconnects), while listening.
+    rotations: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -75,21 +77,32 @@ impl Store {
             backend,
             cache,
             url: url.clone(),
+            rotations: Default::default(),
         })
     }
 
-    /// On PostgreSQL with the keypair cache on: starts listening for keypair changes
-    /// made by other processes, which then reach this process's cache within tens of
-    /// milliseconds instead of the cache TTL (`crate::changes`). For long-running
-    /// processes (the server); keep the listener alive as long as the store is used.
-    /// `None` on SQLite (one process) or with the cache off.
+    /// On PostgreSQL: starts listening for keypair changes and signing key rotations
+    /// made by other processes. Keypair changes then reach this process's cache within
+    /// tens of milliseconds instead of the cache TTL, and rotations show in
+    /// [`Store::signing_key_rotations`] (`crate::changes`). For long-running processes
+    /// (the server); keep the listener alive as long as the store is used. `None` on
+    /// SQLite (one process).
     pub fn listen_for_changes(&self) -> Option<ChangeListener> {
         match &self.url {
-            DatabaseUrl::Postgres(u) if self.cache.is_enabled() => {
-                changes::spawn_listener(u, std::sync::Arc::downgrade(&self.cache))
-            }
-            _ => None,
+            DatabaseUrl::Postgres(u) => changes::spawn_listener(
+                u,
+                std::sync::Arc::downgrade(&self.cache),
+                self.rotations.clone(),
+            ),
+            DatabaseUrl::Sqlite(_) => None,
         }
+    }
+
+    /// A counter that moves when a signing key rotation may have happened in another
+    /// process (only while [`Store::listen_for_changes`] runs): reload keys when it
+    /// changes.
+    pub fn signing_key_rotations(&self) -> u64 {
+        self.rotations.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The backend in use.

@@ -82,7 +82,7 @@ impl Store {
                     retired_at: None,
                 })
                 .execute(c)?;
-            Ok(())
+            crate::changes::announce(c, crate::changes::Change::SigningKeys)
         })
     }
 

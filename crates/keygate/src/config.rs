@@ -437,9 +437,8 @@ impl RawConfig {
         }
         entries.push((ADMIN_SCOPE.to_owned(), issuer.clone()));
         entries.push((OPERATOR_SCOPE.to_owned(), issuer.clone()));
-        let catalogue =
-            ScopeCatalogue::new(entries).map_err(|e| invalid("scopes.catalogue", e.to_string()))?;
-        let catalogue = catalogue
+        let catalogue = ScopeCatalogue::new(entries)
+            .map_err(|e| invalid("scopes.catalogue", e.to_string()))?
             .with_optional(&self.scopes.optional)
             .map_err(|e| invalid("scopes.optional", e.to_string()))?;
         let t = &self.token;

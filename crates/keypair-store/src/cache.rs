@@ -58,12 +58,12 @@ impl KeypairCache {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
+    fn enabled(&self) -> bool {
         !self.ttl.is_zero() && self.max_entries > 0
     }
 
     pub fn get(&self, client_id: &str) -> Option<Arc<Cached>> {
-        if !self.is_enabled() {
+        if !self.enabled() {
             return None;
         }
         let entries = self.entries.read().ok()?;
@@ -81,7 +81,7 @@ impl KeypairCache {
     /// Caches a row loaded while the generation was `generation`, unless an
     /// invalidation happened since (the row may then be stale).
     pub fn insert_if_current(&self, client_id: &str, cached: Arc<Cached>, generation: u64) {
-        if !self.is_enabled() {
+        if !self.enabled() {
             return;
         }
         let Ok(mut entries) = self.entries.write() else {

@@ -45,7 +45,6 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: db::DbPool,
-    backend: Backend,
     cache: std::sync::Arc<cache::KeypairCache>,
     url: DatabaseUrl,
     /// Rotations announced by any process (and listener reconnects), while listening.
@@ -55,7 +54,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
@@ -68,13 +67,8 @@ impl Store {
             settings.keypair_cache_ttl,
             settings.keypair_cache_entries,
         ));
-        let backend = match url {
-            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
-            DatabaseUrl::Postgres(_) => Backend::Postgres,
-        };
         Ok(Store {
             pool,
-            backend,
             cache,
             url: url.clone(),
             rotations: Default::default(),
@@ -107,7 +101,10 @@ impl Store {
 
     /// The backend in use.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Checks that the database answers (for readiness probes).
@@ -127,7 +124,7 @@ impl Store {
             integrity_check: String,
         }
         let mut conn = self.conn()?;
-        match self.backend {
+        match self.backend() {
             Backend::Sqlite => {
                 let lines: Vec<Line> =
                     diesel::sql_query("PRAGMA integrity_check").load(&mut *conn)?;

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
+use crate::changes::{announce, Change};
 use crate::schema::signing_keys;
 use crate::timestamp::{from_micros, to_micros};
 use crate::{Store, StoreResult};
@@ -82,7 +83,7 @@ impl Store {
                     retired_at: None,
                 })
                 .execute(c)?;
-            crate::changes::announce(c, crate::changes::Change::SigningKeys)
+            announce(c, Change::SigningKeys)
         })
     }
 

@@ -50,7 +50,11 @@ fn bootstrap_prints_one_json_line_with_a_secret_that_verifies() {
     assert!(db.exists());
     let store = Store::open(&DatabaseUrl::Sqlite(db), &PoolSettings::default()).unwrap();
     match store
-        .authenticate(client_id, &ClientSecret::from_presented(secret))
+        .authenticate(
+            client_id,
+            &ClientSecret::from_presented(secret),
+            clock::Clock::system().now(),
+        )
         .unwrap()
     {
         ClientAuth::Authenticated(kp) => assert!(kp.scopes.contains("keygate:operator")),
@@ -58,7 +62,9 @@ fn bootstrap_prints_one_json_line_with_a_secret_that_verifies() {
     }
     let wrong = ClientSecret::generate();
     assert!(matches!(
-        store.authenticate(client_id, &wrong).unwrap(),
+        store
+            .authenticate(client_id, &wrong, clock::Clock::system().now())
+            .unwrap(),
         ClientAuth::Rejected(_)
     ));
 }

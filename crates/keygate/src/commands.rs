@@ -105,6 +105,6 @@ pub fn serve(config: &Config) -> Result<(), CommandError> {
     let keys = open_keys(config, &store)?;
     // Other processes' keypair changes reach this one's cache at once (PostgreSQL). It
     // is dropped, and its thread joined, after the server has stopped.
-    let _changes = store.listen_for_changes();
+    let _changes = store.listen_for_changes(clock::Clock::system());
     actix_web::rt::System::new().block_on(crate::server::run(config.clone(), store, keys))
 }

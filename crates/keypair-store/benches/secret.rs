@@ -18,7 +18,7 @@ fn secret(c: &mut Criterion) {
     });
 
     let db = TestDb::sqlite();
-    let now = time::OffsetDateTime::now_utc();
+    let now = clock::Clock::system().now();
     let acct = db
         .store
         .create_account(&Actor::system("bench"), "bench", now)
@@ -38,14 +38,14 @@ fn secret(c: &mut Criterion) {
         )
         .unwrap();
     let id = kp.client_id.to_string();
-    db.store.authenticate(&id, &secret).unwrap();
+    db.store.authenticate(&id, &secret, now).unwrap();
     group.bench_function("authenticate_cached", |b| {
-        b.iter(|| db.store.authenticate(&id, &secret).unwrap())
+        b.iter(|| db.store.authenticate(&id, &secret, now).unwrap())
     });
     group.bench_function("authenticate_unknown_client", |b| {
         b.iter(|| {
             db.store
-                .authenticate("kg_00000000000000000000000000000000", &secret)
+                .authenticate("kg_00000000000000000000000000000000", &secret, now)
                 .unwrap()
         })
     });

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 
 fn seed(url: &str, count: usize) -> Result<String, keypair_store::StoreError> {
     let store = Store::open(&DatabaseUrl::parse(url)?, &PoolSettings::default())?;
-    let now = time::OffsetDateTime::now_utc();
+    let now = clock::Clock::system().now();
     let actor = Actor::system("seed");
     let account = store.create_account(&actor, "bench", now)?;
     let template = NewKeypair {

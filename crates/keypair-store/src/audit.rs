@@ -5,30 +5,41 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::db::DbConnection;
-use crate::ids::{random_hex_id, AccountId, ClientId};
+use crate::ids::{random_hex_id, AccountId, ClientId, UserId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::audit_records;
 use crate::timestamp::{from_micros, to_micros};
 use crate::{Store, StoreResult};
 
-/// Who made a change: an administrator's keypair, or the system itself (a CLI command).
+/// Who made a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor(String);
+pub enum Actor {
+    /// An administrator's keypair, through the admin API.
+    Keypair(ClientId),
+    /// A person, through the console.
+    User(UserId),
+    /// The system itself: a local command such as `keygate bootstrap`.
+    System(&'static str),
+}
 
 impl Actor {
     /// A change made through the admin API by the keypair `client_id`.
     pub fn keypair(client_id: &ClientId) -> Self {
-        Actor(client_id.as_str().to_owned())
+        Actor::Keypair(client_id.clone())
     }
 
     /// A change made by a local command such as `keygate bootstrap`.
     pub fn system(command: &'static str) -> Self {
-        Actor(format!("system:{command}"))
+        Actor::System(command)
     }
 
-    /// The actor as recorded.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The actor as recorded: the client id, the user id, or `system:<command>`.
+    pub fn recorded(&self) -> String {
+        match self {
+            Actor::Keypair(id) => id.as_str().to_owned(),
+            Actor::User(id) => id.as_str().to_owned(),
+            Actor::System(command) => format!("system:{command}"),
+        }
     }
 }
 
@@ -67,7 +78,7 @@ pub struct AuditRecord {
     pub id: String,
     /// The account the change belongs to (`None` for operator keypairs).
     pub account_id: Option<String>,
-    /// The actor (client id or `system:<command>`).
+    /// The actor (client id, user id or `system:<command>`).
     pub actor: String,
     /// The action name.
     pub action: String,
@@ -108,7 +119,7 @@ impl AuditEntry<'_> {
             .values(AuditRow {
                 id,
                 account_id: self.account_id.map(|a| a.as_str().to_owned()),
-                actor: self.actor.as_str().to_owned(),
+                actor: self.actor.recorded(),
                 action: self.action.as_str().to_owned(),
                 target: self.target.to_owned(),
                 detail: self.detail,
@@ -126,13 +137,23 @@ impl Store {
         account: &AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<AuditRecord>> {
+        self.read(|c| AuditRecord::list(c, account, page))
+    }
+}
+
+impl AuditRecord {
+    /// The audit records of an account, newest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
         use audit_records::dsl as a;
-        let mut conn = self.conn()?;
         let query = a::audit_records
             .filter(a::account_id.eq(account.as_str()))
             .select(AuditRow::as_select())
             .into_boxed();
-        let rows: Vec<AuditRow> = after_cursor!(query, page, a::at, a::id).load(&mut conn)?;
+        let rows: Vec<AuditRow> = after_cursor!(query, page, a::at, a::id).load(conn)?;
         let page = page.finish(rows, |r| Cursor::after(r.at, &r.id));
         Ok(Page {
             items: page

@@ -1,39 +1,46 @@
 //! A bounded, write-invalidated cache of keypairs for client authentication.
 //!
-//! Every write that changes or removes a keypair goes through [`crate::Store`], which
-//! invalidates the entry after its transaction commits, so a disable, delete, scope
-//! change or owner closure is seen by the very next authentication in this process.
-//! A generation counter, bumped by every invalidation, keeps a read that raced with a
-//! write from putting the old row back. Entries also expire after a TTL, which bounds
-//! how long a change made by *another* process sharing the database can go unseen.
+//! Every write that changes or removes a keypair goes through [`crate::Store::write`],
+//! which applies the transaction's [`Change`]s here after it commits, so a disable,
+//! delete, scope change or owner closure is seen by the very next authentication in
+//! this process. A generation counter, bumped by every invalidation, keeps a read that
+//! raced with a write from putting the old row back. Entries also expire after a TTL,
+//! which bounds how long a change made by *another* process sharing the database can
+//! go unseen when the change listener (`crate::changes`) is not connected.
+//!
+//! Time is a parameter: an entry's age is the `now` of the read minus the `now` it was
+//! loaded at. A clock that went back makes an entry count as expired, never as fresh.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use time::OffsetDateTime;
 
 use crate::models::keypair::Keypair;
 use crate::secret::SecretDigest;
+use crate::tx::Change;
 
 /// A cached keypair with what authentication needs.
 #[derive(Debug)]
 pub(crate) struct Cached {
     pub keypair: Arc<Keypair>,
     pub digest: SecretDigest,
-    loaded: Instant,
+    loaded: OffsetDateTime,
     /// Unix seconds of the last `last_used_at` write made through this entry.
     pub last_use_written: AtomicI64,
 }
 
 impl Cached {
-    pub fn new(keypair: Keypair, digest: SecretDigest) -> Self {
+    pub fn new(keypair: Keypair, digest: SecretDigest, now: OffsetDateTime) -> Self {
         let written = keypair
             .last_used_at
             .map_or(i64::MIN, |t| t.unix_timestamp());
         Cached {
             keypair: Arc::new(keypair),
             digest,
-            loaded: Instant::now(),
+            loaded: now,
             last_use_written: AtomicI64::new(written),
         }
     }
@@ -62,14 +69,20 @@ impl KeypairCache {
         !self.ttl.is_zero() && self.max_entries > 0
     }
 
-    pub fn get(&self, client_id: &str) -> Option<Arc<Cached>> {
+    fn fresh(&self, cached: &Cached, now: OffsetDateTime) -> bool {
+        let age = now - cached.loaded;
+        !age.is_negative() && age < self.ttl
+    }
+
+    /// The entry for `client_id`, if it is younger than the TTL at `now`.
+    pub fn get(&self, client_id: &str, now: OffsetDateTime) -> Option<Arc<Cached>> {
         if !self.enabled() {
             return None;
         }
         let entries = self.entries.read().ok()?;
         entries
             .get(client_id)
-            .filter(|c| c.loaded.elapsed() < self.ttl)
+            .filter(|c| self.fresh(c, now))
             .cloned()
     }
 
@@ -92,7 +105,8 @@ impl KeypairCache {
         }
         if entries.len() >= self.max_entries && !entries.contains_key(client_id) {
             // Bounded: drop expired entries, or else an arbitrary one.
-            entries.retain(|_, c| c.loaded.elapsed() < self.ttl);
+            let now = cached.loaded;
+            entries.retain(|_, c| self.fresh(c, now));
             if entries.len() >= self.max_entries {
                 if let Some(victim) = entries.keys().next().cloned() {
                     entries.remove(&victim);
@@ -100,6 +114,15 @@ impl KeypairCache {
             }
         }
         entries.insert(client_id.to_owned(), cached);
+    }
+
+    /// Drops what a committed change made stale.
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Keypair(id) => self.invalidate(id.as_str()),
+            Change::AllKeypairs => self.clear(),
+            Change::SigningKeys => {}
+        }
     }
 
     /// Forgets one keypair (after a committed change to it).
@@ -129,8 +152,10 @@ mod tests {
     use super::*;
     use crate::{ClientId, ClientSecret, Owner, ScopeSet};
 
+    const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
     fn keypair() -> (Keypair, SecretDigest) {
-        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let now = T0;
         let kp = Keypair {
             client_id: ClientId::generate(),
             owner: Owner::Operator,
@@ -153,8 +178,8 @@ mod tests {
         let id = kp.client_id.to_string();
         let before = cache.generation();
         cache.invalidate(&id); // a write committed while the row was being read
-        cache.insert_if_current(&id, Arc::new(Cached::new(kp, d)), before);
-        assert!(cache.get(&id).is_none());
+        cache.insert_if_current(&id, Arc::new(Cached::new(kp, d, T0)), before);
+        assert!(cache.get(&id, T0).is_none());
     }
 
     #[test]
@@ -163,20 +188,47 @@ mod tests {
         for _ in 0..10 {
             let (kp, d) = keypair();
             let id = kp.client_id.to_string();
-            cache.insert_if_current(&id, Arc::new(Cached::new(kp, d)), cache.generation());
-            assert!(cache.get(&id).is_some());
+            cache.insert_if_current(&id, Arc::new(Cached::new(kp, d, T0)), cache.generation());
+            assert!(cache.get(&id, T0).is_some());
         }
         assert_eq!(cache.len(), 3);
-        let short = KeypairCache::new(Duration::from_millis(1), 3);
-        let (kp, d) = keypair();
-        let id = kp.client_id.to_string();
-        short.insert_if_current(&id, Arc::new(Cached::new(kp, d)), 0);
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(short.get(&id).is_none());
         let off = KeypairCache::new(Duration::ZERO, 3);
         let (kp, d) = keypair();
         let id = kp.client_id.to_string();
-        off.insert_if_current(&id, Arc::new(Cached::new(kp, d)), 0);
-        assert!(off.get(&id).is_none());
+        off.insert_if_current(&id, Arc::new(Cached::new(kp, d, T0)), 0);
+        assert!(off.get(&id, T0).is_none());
+    }
+
+    #[test]
+    fn entries_expire_with_the_time_passed_in() {
+        let cache = KeypairCache::new(Duration::from_millis(200), 3);
+        let (kp, d) = keypair();
+        let id = kp.client_id.to_string();
+        cache.insert_if_current(&id, Arc::new(Cached::new(kp, d, T0)), 0);
+        let ms = time::Duration::milliseconds;
+        assert!(cache.get(&id, T0 + ms(199)).is_some());
+        assert!(cache.get(&id, T0 + ms(200)).is_none());
+        // A clock that went back never makes an entry fresher.
+        assert!(cache.get(&id, T0 - ms(1)).is_none());
+    }
+
+    #[test]
+    fn changes_drop_what_they_name() {
+        let cache = KeypairCache::new(Duration::from_secs(60), 10);
+        let ids: Vec<ClientId> = (0..3)
+            .map(|_| {
+                let (kp, d) = keypair();
+                let id = kp.client_id.clone();
+                cache.insert_if_current(id.as_str(), Arc::new(Cached::new(kp, d, T0)), 0);
+                id
+            })
+            .collect();
+        cache.apply(&Change::SigningKeys);
+        assert_eq!(cache.len(), 3);
+        cache.apply(&Change::Keypair(ids[0].clone()));
+        assert!(cache.get(ids[0].as_str(), T0).is_none());
+        assert!(cache.get(ids[1].as_str(), T0).is_some());
+        cache.apply(&Change::AllKeypairs);
+        assert_eq!(cache.len(), 0);
     }
 }

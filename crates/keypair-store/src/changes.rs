@@ -1,75 +1,85 @@
-//! Keypair changes made by other processes, on PostgreSQL (scale-out).
+//! Changes made by other processes, on PostgreSQL (scale-out).
 //!
-//! Every write that makes cached keypairs stale also sends `NOTIFY keygate_keypairs`
-//! in its transaction, so the notice goes out exactly when the change commits. Each
-//! store on PostgreSQL keeps one extra connection that `LISTEN`s on that channel, and
-//! the thread behind it drops the named keypair (or everything) from the store's
-//! cache. So processes see each other's changes within tens of milliseconds, not after
-//! the cache TTL. While that connection is down, the TTL bounds staleness as before
-//! (and keypairs keep being served from memory during a database outage). When the
-//! connection is back, the cache is emptied, because notices may have been missed.
+//! [`crate::Store::write`] announces each committed transaction's [`Change`]s with
+//! `NOTIFY keygate_keypairs` inside that transaction ([`announce`]), so a notice goes
+//! out exactly when its change commits. Each server keeps one extra connection that
+//! `LISTEN`s on that channel; the thread behind it sleeps on the connection's socket
+//! and wakes when a notice arrives, then drops the named keypair (or everything) from
+//! the store's cache. So other processes see a disable within a few milliseconds of its
+//! commit, not after the cache TTL. While that connection is down, the TTL bounds
+//! staleness as before (and keypairs keep being served from memory during a database
+//! outage); when it is back, the cache is emptied, because notices may have been
+//! missed.
+//!
+//! The listener uses the `postgres` crate rather than diesel's connection: diesel only
+//! polls for notices, while `postgres` blocks on the socket until one arrives.
 //!
 //! Signing key rotations are announced on the same channel; they bump a counter
 //! ([`crate::Store::signing_key_rotations`]) that the server's key reloader watches, so
 //! every process serves a new key at once instead of at its next periodic reload.
 
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
+use clock::Clock;
 use diesel::sql_types::Text;
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
+use postgres::fallible_iterator::FallibleIterator;
 
 use crate::cache::KeypairCache;
 use crate::db::DbConnection;
 use crate::error::StoreResult;
+use crate::ids::ClientId;
+use crate::tx::Change;
 
 const CHANNEL: &str = "keygate_keypairs";
 /// The payload that stands for "every keypair" (closing an account or environment).
 const ALL: &str = "*";
 /// The payload of a signing key rotation (not a client id: those start with `kg_`).
 const SIGNING_KEYS: &str = "#signing-keys";
-/// How often the listener looks for notices (each look is a non-blocking read).
-const POLL: Duration = Duration::from_millis(10);
+/// The longest the listener sleeps on its socket before looking whether it should stop
+/// (and so the longest a dropped [`ChangeListener`] waits for its thread).
+const WAKE: Duration = Duration::from_millis(200);
 /// How often an idle listener checks that its connection still works.
 const PING: Duration = Duration::from_secs(5);
 /// The pause before reconnecting after a failure.
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// What a write made stale.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Change<'a> {
-    /// One keypair, by client id.
-    Keypair(&'a str),
-    /// Any keypair (owners closed).
-    All,
-    /// The signing keys (a rotation).
-    SigningKeys,
+fn payload(change: &Change) -> &str {
+    match change {
+        Change::Keypair(id) => id.as_str(),
+        Change::AllKeypairs => ALL,
+        Change::SigningKeys => SIGNING_KEYS,
+    }
 }
 
-/// Announces `change` to other processes when the current transaction commits. A no-op
-/// on SQLite, which is one process.
-pub(crate) fn announce(c: &mut DbConnection, change: Change<'_>) -> StoreResult<()> {
+fn parse_payload(payload: &str) -> Option<Change> {
+    match payload {
+        ALL => Some(Change::AllKeypairs),
+        SIGNING_KEYS => Some(Change::SigningKeys),
+        id => ClientId::parse(id).ok().map(Change::Keypair),
+    }
+}
+
+/// Announces `changes` to other processes when the current transaction commits. A
+/// no-op on SQLite, which is one process. Only [`crate::Store::write`] calls this.
+pub(crate) fn announce(c: &mut DbConnection, changes: &[Change]) -> StoreResult<()> {
     if let DbConnection::Postgres(pg) = c {
-        let payload = match change {
-            Change::Keypair(id) => id,
-            Change::All => ALL,
-            Change::SigningKeys => SIGNING_KEYS,
-        };
-        diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<Text, _>(CHANNEL)
-            .bind::<Text, _>(payload)
-            .execute(pg)?;
+        for change in changes {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<Text, _>(payload(change))
+                .execute(pg)?;
+        }
     }
     Ok(())
 }
 
 /// Keeps a store's keypair cache in step with other processes' changes (PostgreSQL)
-/// until dropped. Dropping it stops the listener thread and waits for it, so that no
-/// thread is inside libpq when the process exits (libraries libpq uses, such as
-/// OpenSSL and Kerberos, tear themselves down at exit).
+/// until dropped. Dropping it stops the listener thread and waits for it (at most
+/// about 200 ms), so that no thread is inside a connection when the process exits.
 #[derive(Debug)]
 pub struct ChangeListener {
     stop: Arc<AtomicBool>,
@@ -85,18 +95,40 @@ impl Drop for ChangeListener {
     }
 }
 
+/// What the listener thread needs.
+struct Listener {
+    config: postgres::Config,
+    cache: Weak<KeypairCache>,
+    rotations: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    clock: Clock,
+}
+
 /// Starts the listener of a store on PostgreSQL at `url`.
 pub(crate) fn spawn_listener(
     url: &str,
     cache: Weak<KeypairCache>,
     rotations: Arc<AtomicU64>,
+    clock: Clock,
 ) -> Option<ChangeListener> {
-    let url = crate::db::bounded(url);
+    let config = match listener_config(url) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "the keypair change listener cannot use this database URL; other processes' changes are seen within the cache TTL");
+            return None;
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
+    let listener = Listener {
+        config,
+        cache,
+        rotations,
+        stop: stop.clone(),
+        clock,
+    };
     let spawned = std::thread::Builder::new()
         .name("keygate-keypair-changes".into())
-        .spawn(move || listen(&url, &cache, &rotations, &stopped));
+        .spawn(move || listener.run());
     match spawned {
         Ok(thread) => Some(ChangeListener {
             stop,
@@ -109,64 +141,126 @@ pub(crate) fn spawn_listener(
     }
 }
 
-fn listen(url: &str, cache: &Weak<KeypairCache>, rotations: &AtomicU64, stop: &AtomicBool) {
-    let running = || !stop.load(Ordering::Acquire) && cache.strong_count() > 0;
-    while running() {
-        let connected = PgConnection::establish(url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                conn.batch_execute(&format!("LISTEN {CHANNEL}"))
-                    .map_err(|e| e.to_string())?;
-                Ok(conn)
-            });
-        match connected {
-            Ok(mut conn) => {
-                // Whatever was announced before this point may have been missed.
-                if let Some(cache) = cache.upgrade() {
-                    cache.clear();
+/// The store's URL as a `postgres` config, with the same bounds the pool's libpq
+/// connections get (`crate::db::bounded`), unless the URL sets its own.
+fn listener_config(url: &str) -> Result<postgres::Config, postgres::Error> {
+    let mut config = postgres::Config::from_str(url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(2);
+    Ok(config)
+}
+
+/// TLS as libpq's `sslmode=prefer`/`require` does it: encrypted when the server offers
+/// it, without certificate verification (libpq verifies only with `verify-ca`/
+/// `verify-full`, which the listener does not support; see docs/architecture.md).
+fn tls() -> Result<postgres_openssl::MakeTlsConnector, openssl::error::ErrorStack> {
+    let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
+    builder.set_verify(openssl::ssl::SslVerifyMode::NONE);
+    Ok(postgres_openssl::MakeTlsConnector::new(builder.build()))
+}
+
+impl Listener {
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Acquire) && self.cache.strong_count() > 0
+    }
+
+    fn run(self) {
+        while self.running() {
+            match self.connect() {
+                Ok(mut client) => {
+                    // Whatever was announced before this point may have been missed.
+                    if let Some(cache) = self.cache.upgrade() {
+                        cache.apply(&Change::AllKeypairs);
+                    }
+                    self.rotations.fetch_add(1, Ordering::AcqRel);
+                    if let Err(e) = self.relay(&mut client) {
+                        tracing::warn!(error = %e, "keypair change listener lost its connection");
+                    }
                 }
-                rotations.fetch_add(1, Ordering::AcqRel);
-                if let Err(e) = relay(&mut conn, cache, rotations, &running) {
-                    tracing::warn!(error = %e, "keypair change listener lost its connection");
+                Err(e) => tracing::debug!(error = %e, "keypair change listener cannot connect"),
+            }
+            let retry_at = self.clock.instant() + RECONNECT;
+            while self.running() && self.clock.instant() < retry_at {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<postgres::Client, String> {
+        let tls = tls().map_err(|e| e.to_string())?;
+        let mut client = self.config.connect(tls).map_err(|e| e.to_string())?;
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .map_err(|e| e.to_string())?;
+        Ok(client)
+    }
+
+    /// Applies notices to the cache as they arrive, until the connection fails or the
+    /// listener is stopped.
+    fn relay(&self, client: &mut postgres::Client) -> Result<(), postgres::Error> {
+        let mut last_ping = self.clock.instant();
+        while self.running() {
+            {
+                let mut notices = client.notifications();
+                let mut arriving = notices.timeout_iter(WAKE);
+                while let Some(notice) = arriving.next()? {
+                    self.apply(notice.payload());
                 }
             }
-            Err(e) => tracing::debug!(error = %e, "keypair change listener cannot connect"),
+            if self.clock.instant().duration_since(last_ping) >= PING {
+                client.simple_query("SELECT 1")?;
+                last_ping = self.clock.instant();
+            }
         }
-        let retry_at = Instant::now() + RECONNECT;
-        while running() && Instant::now() < retry_at {
-            std::thread::sleep(POLL);
+        Ok(())
+    }
+
+    fn apply(&self, payload: &str) {
+        match parse_payload(payload) {
+            Some(Change::SigningKeys) => {
+                self.rotations.fetch_add(1, Ordering::AcqRel);
+            }
+            Some(change) => {
+                if let Some(cache) = self.cache.upgrade() {
+                    cache.apply(&change);
+                }
+            }
+            None => tracing::debug!("ignored a change notice with an unknown payload"),
         }
     }
 }
 
-/// Applies notices to the cache until the connection fails or the cache is dropped.
-fn relay(
-    conn: &mut PgConnection,
-    cache: &Weak<KeypairCache>,
-    rotations: &AtomicU64,
-    running: &dyn Fn() -> bool,
-) -> diesel::QueryResult<()> {
-    let mut last_ping = Instant::now();
-    while running() {
-        let Some(cache) = cache.upgrade() else {
-            return Ok(());
-        };
-        for notice in conn.notifications_iter() {
-            let notice = notice?;
-            match notice.payload.as_str() {
-                ALL => cache.clear(),
-                SIGNING_KEYS => {
-                    rotations.fetch_add(1, Ordering::AcqRel);
-                }
-                id => cache.invalidate(id),
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        for change in [
+            Change::Keypair(ClientId::generate()),
+            Change::AllKeypairs,
+            Change::SigningKeys,
+        ] {
+            assert_eq!(parse_payload(payload(&change)), Some(change));
         }
-        drop(cache);
-        if last_ping.elapsed() >= PING {
-            conn.batch_execute("SELECT 1")?;
-            last_ping = Instant::now();
-        }
-        std::thread::sleep(POLL);
+        assert_eq!(parse_payload("kg_not-an-id"), None);
     }
-    Ok(())
+
+    #[test]
+    fn listener_urls_keep_their_own_bounds() {
+        let c = listener_config("postgres://u:pw@h:5432/db?connect_timeout=2").expect("url");
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        let c = listener_config("postgres://h/db").expect("url");
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(10)));
+    }
 }

@@ -91,8 +91,9 @@ pub(crate) fn bounded(url: &str) -> String {
     out
 }
 
-/// Which database a URL names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which database a URL names. Its `Debug` shows the URL without its password (like
+/// [`DatabaseUrl::redacted`]), so no log or error can print it.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `sqlite://PATH` (relative paths are relative to the working directory).
     Sqlite(PathBuf),
@@ -125,6 +126,16 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
             DatabaseUrl::Postgres(u) => redact_password(u),
         }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (variant, url) = match self {
+            DatabaseUrl::Sqlite(_) => ("Sqlite", self.redacted()),
+            DatabaseUrl::Postgres(_) => ("Postgres", self.redacted()),
+        };
+        f.debug_tuple(variant).field(&url).finish()
     }
 }
 
@@ -192,6 +203,7 @@ fn configure(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
 fn establish(url: &DatabaseUrl) -> StoreResult<DbConnection> {
     if let DatabaseUrl::Sqlite(path) = url {
         create_parent_dir(path)?;
+        create_private_file(path)?;
     }
     let mut conn = connect_raw(url).map_err(|e| {
         StoreError::Setup(format!(
@@ -218,6 +230,25 @@ fn create_parent_dir(path: &Path) -> StoreResult<()> {
             ))
         }),
         _ => Ok(()),
+    }
+}
+
+/// Creates the SQLite database file readable and writable by its owner only (0600),
+/// like the key-encryption key, before SQLite creates it with the default 0644: it
+/// holds secret digests and sealed signing keys. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions. An existing file is left as it is.
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Setup(format!(
+            "cannot create database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -298,5 +329,35 @@ mod tests {
     fn redacts_passwords() {
         let u = DatabaseUrl::Postgres("postgres://u:hunter2@h:5432/db".into());
         assert_eq!(u.redacted(), "postgres://u:***@h:5432/db");
+        for shown in [
+            format!("{u:?}"),
+            format!("{u:#?}"),
+            format!("{:?}", Some(&u)),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("postgres://u:***@h:5432/db"), "{shown}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_database_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join("keygate.db");
+        let url = DatabaseUrl::Sqlite(path.clone());
+        drop(open(&url, &PoolSettings::default()).expect("open"));
+        for file in [path.clone(), path.with_extension("db-wal")] {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(
+                    meta.permissions().mode() & 0o777,
+                    0o600,
+                    "{}",
+                    file.display()
+                );
+            }
+        }
+        let mode = std::fs::metadata(&path).expect("db").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -19,6 +19,11 @@ pub enum StoreError {
     /// The operation conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A stored row cannot be decoded (a bug or tampering, never the caller's fault).
+    /// Answered as a 500 with the fixed body; the message, for the log, names the row
+    /// but never a secret.
+    #[error("stored data cannot be decoded")]
+    Corrupt(String),
     /// The database could not be reached (pool exhausted or connection failed).
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -70,6 +70,7 @@ macro_rules! opaque_id {
                 &self.0
             }
 
+            #[allow(dead_code)]
             pub(crate) fn from_db(s: String) -> Self {
                 Self(s)
             }
@@ -100,6 +101,10 @@ opaque_id!(
 opaque_id!(
     /// A keypair's public client id, `kg_` + 32 hex digits. Stable for the keypair's life.
     ClientId, "kg_", "client_id"
+);
+opaque_id!(
+    /// A person's id (an administrator signed in to the console), `usr_` + 32 hex digits.
+    UserId, "usr_", "user_id"
 );
 
 #[cfg(test)]

@@ -1,33 +1,37 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod auth;
 mod cache;
 mod changes;
 mod db;
 mod error;
 mod ids;
-mod models;
+pub mod models;
 mod page;
 mod schema;
 mod scope;
 mod secret;
 mod timestamp;
+mod tx;
 mod validate;
 
 #[cfg(feature = "test-helpers")]
 pub mod testing;
 
 pub use audit::{Actor, AuditAction, AuditRecord};
+pub use auth::{ClientAuth, Rejection};
 pub use changes::ChangeListener;
 pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
-pub use ids::{AccountId, ClientId, EnvironmentId};
+pub use ids::{AccountId, ClientId, EnvironmentId, UserId};
 pub use models::account::{Account, Environment};
-pub use models::keypair::{ClientAuth, Keypair, KeypairPatch, NewKeypair, Owner, Rejection};
+pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
 pub use models::signing_key::StoredSigningKey;
 pub use page::{Page, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, OPERATOR_SCOPE};
 pub use secret::{ClientSecret, SecretDigest, SECRET_PREFIX};
+pub use tx::{Change, Tx};
 pub use validate::{MAX_COMMENT_CHARS, MAX_NAME_CHARS};
 
 use diesel::connection::SimpleConnection;
@@ -81,12 +85,13 @@ impl Store {
     /// [`Store::signing_key_rotations`] (`crate::changes`). For long-running processes
     /// (the server); keep the listener alive as long as the store is used. `None` on
     /// SQLite (one process).
-    pub fn listen_for_changes(&self) -> Option<ChangeListener> {
+    pub fn listen_for_changes(&self, clock: clock::Clock) -> Option<ChangeListener> {
         match &self.url {
             DatabaseUrl::Postgres(u) => changes::spawn_listener(
                 u,
                 std::sync::Arc::downgrade(&self.cache),
                 self.rotations.clone(),
+                clock,
             ),
             DatabaseUrl::Sqlite(_) => None,
         }
@@ -145,29 +150,50 @@ impl Store {
         }
     }
 
-    /// Runs a write transaction. On SQLite, a transaction that read before writing can
-    /// meet `SQLITE_BUSY` at once when another connection committed meanwhile (the busy
-    /// timeout does not apply to lock upgrades): such a transaction is rolled back and
-    /// run again, a few times, with a short growing pause. Persistent contention ends as
+    /// Runs a read: `f` gets a pooled connection. Model functions that read take
+    /// `&mut DbConnection`, so they run here or inside a [`Store::write`] alike.
+    pub fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        f(&mut *self.conn()?)
+    }
+
+    /// Runs a write transaction: the one door every write goes through (`crate::tx`).
+    /// `f` writes through the [`Tx`] and records what it made stale; this announces
+    /// those changes to other processes inside the transaction and, after the commit,
+    /// drops them from this store's cache. Several model functions may compose in one
+    /// `f`, and nothing is written unless all of them succeed.
+    ///
+    /// On SQLite, a transaction that read before writing can meet `SQLITE_BUSY` at once
+    /// when another connection committed meanwhile (the busy timeout does not apply to
+    /// lock upgrades): such a transaction is rolled back and `f` runs again, a few
+    /// times, with a short growing pause. Persistent contention ends as
     /// [`StoreError::Unavailable`] (503), never as a 500.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl Fn(&mut db::DbConnection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    pub fn write<T>(&self, f: impl Fn(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         use diesel::Connection as _;
         let mut conn = self.conn()?;
-        for attempt in 0u32.. {
-            match conn.transaction::<T, StoreError, _>(|c| f(c)) {
-                Err(e) if e.is_busy() => {
-                    if attempt >= 30 {
-                        return Err(StoreError::Unavailable(Box::new(e)));
-                    }
+        let mut attempt = 0u32;
+        loop {
+            let committed = conn.transaction::<_, StoreError, _>(|c| {
+                let mut tx = Tx::new(c);
+                let value = f(&mut tx)?;
+                let changes = tx.into_changes();
+                changes::announce(c, &changes)?;
+                Ok((value, changes))
+            });
+            match committed {
+                Err(e) if e.is_busy() && attempt < 30 => {
                     std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                    attempt += 1;
                 }
-                result => return result,
+                Err(e) if e.is_busy() => return Err(StoreError::Unavailable(Box::new(e))),
+                Err(e) => return Err(e),
+                Ok((value, changes)) => {
+                    for change in &changes {
+                        self.cache.apply(change);
+                    }
+                    return Ok(value);
+                }
             }
         }
-        unreachable!("the loop returns")
     }
 
     pub(crate) fn conn(&self) -> StoreResult<db::PooledConn> {

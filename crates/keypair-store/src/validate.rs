@@ -22,7 +22,22 @@ pub(crate) fn name(field: &'static str, value: &str) -> StoreResult<String> {
     if v.chars().any(char::is_control) {
         return Err(StoreError::invalid(field, "contains control characters"));
     }
+    if v.chars().any(is_spoofing) {
+        return Err(StoreError::invalid(
+            field,
+            "contains bidirectional-override or zero-width characters",
+        ));
+    }
     Ok(v.to_owned())
+}
+
+/// Characters that make text display differently from what it contains: zero-width
+/// characters and the left-to-right/right-to-left marks (U+200B–U+200F), the
+/// bidirectional embeddings and overrides (U+202A–U+202E) and isolates
+/// (U+2066–U+2069). In a name they can disguise one account or environment as another
+/// in the audit trail and the console.
+fn is_spoofing(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A comment: up to 1000 characters; line breaks and tabs allowed, other control
@@ -57,6 +72,23 @@ mod tests {
         assert!(name("name", &"é".repeat(201)).is_err());
         assert!(name("name", &"é".repeat(200)).is_ok());
         assert!(name("name", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn names_refuse_bidi_overrides_and_zero_width_characters() {
+        for c in ('\u{200B}'..='\u{200F}')
+            .chain('\u{202A}'..='\u{202E}')
+            .chain('\u{2066}'..='\u{2069}')
+        {
+            let spoofed = format!("acme{c}corp");
+            match name("name", &spoofed) {
+                Err(StoreError::Invalid { field: "name", .. }) => {}
+                other => panic!("U+{:04X} accepted: {other:?}", c as u32),
+            }
+        }
+        // Neighbours of those ranges are ordinary text.
+        assert!(name("name", "acme\u{2010}corp").is_ok());
+        assert!(name("name", "Zürich café").is_ok());
     }
 
     #[test]

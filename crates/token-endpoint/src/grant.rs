@@ -248,7 +248,11 @@ impl Registrar for StoreRegistrar<'_> {
         let state = self.0;
         let secret =
             ClientSecret::from_presented(&String::from_utf8_lossy(passphrase.unwrap_or_default()));
-        match state.service.store.authenticate(client_id, &secret) {
+        match state
+            .service
+            .store
+            .authenticate(client_id, &secret, state.now)
+        {
             Ok(ClientAuth::Authenticated(keypair)) => {
                 *state.keypair.borrow_mut() = Some(keypair);
                 Ok(())

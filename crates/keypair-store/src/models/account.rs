@@ -4,11 +4,12 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
-use crate::changes::{announce, Change};
+use crate::db::DbConnection;
 use crate::ids::{AccountId, EnvironmentId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{accounts, environments, keypairs};
 use crate::timestamp::{from_micros, to_micros};
+use crate::tx::{Change, Tx};
 use crate::{validate, Store, StoreError, StoreResult};
 
 /// A tenant.
@@ -73,10 +74,10 @@ impl From<EnvironmentRow> for Environment {
     }
 }
 
-impl Store {
+impl Account {
     /// Creates an account.
-    pub fn create_account(
-        &self,
+    pub fn create(
+        tx: &mut Tx<'_>,
         actor: &Actor,
         name: &str,
         now: OffsetDateTime,
@@ -86,73 +87,68 @@ impl Store {
             name: validate::name("name", name)?,
             created_at: to_micros(now),
         };
-        self.write(|c| {
-            diesel::insert_into(accounts::table)
-                .values(&row)
-                .execute(c)?;
-            let id = AccountId::from_db(row.id.clone());
-            AuditEntry {
-                actor,
-                action: AuditAction::AccountCreate,
-                target: id.as_str(),
-                account_id: Some(&id),
-                detail: String::new(),
-                now,
-            }
-            .write(c)?;
-            Ok(())
-        })?;
-        Ok(row.into())
+        diesel::insert_into(accounts::table)
+            .values(&row)
+            .execute(&mut **tx)?;
+        let account = Account::from(row);
+        AuditEntry {
+            actor,
+            action: AuditAction::AccountCreate,
+            target: account.id.as_str(),
+            account_id: Some(&account.id),
+            detail: String::new(),
+            now,
+        }
+        .write(tx)?;
+        Ok(account)
     }
 
     /// Reads an account.
-    pub fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
-        let mut conn = self.conn()?;
+    pub fn find(conn: &mut DbConnection, id: &AccountId) -> StoreResult<Account> {
         accounts::table
             .find(id.as_str())
             .select(AccountRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .optional()?
             .map(Account::from)
             .ok_or(StoreError::NotFound("account"))
     }
 
     /// Closes an account: deletes every keypair it or its environments own, its
-    /// environments and the account itself, in one transaction. Audit records stay.
-    pub fn close_account(
-        &self,
+    /// environments and the account itself. Audit records stay. Of concurrent closes
+    /// exactly one succeeds; the others find no account left to delete.
+    pub fn close(
+        tx: &mut Tx<'_>,
         actor: &Actor,
         id: &AccountId,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|c| {
-            let keys = diesel::delete(keypairs::table.filter(keypairs::account_id.eq(id.as_str())))
-                .execute(c)?;
-            let envs = diesel::delete(
-                environments::table.filter(environments::account_id.eq(id.as_str())),
-            )
-            .execute(c)?;
-            if diesel::delete(accounts::table.find(id.as_str())).execute(c)? == 0 {
-                return Err(StoreError::NotFound("account"));
-            }
-            AuditEntry {
-                actor,
-                action: AuditAction::AccountClose,
-                target: id.as_str(),
-                account_id: Some(id),
-                detail: format!("environments={envs},keypairs={keys}"),
-                now,
-            }
-            .write(c)?;
-            announce(c, Change::All)
-        })?;
-        self.cache.clear();
+        let keys = diesel::delete(keypairs::table.filter(keypairs::account_id.eq(id.as_str())))
+            .execute(&mut **tx)?;
+        let envs =
+            diesel::delete(environments::table.filter(environments::account_id.eq(id.as_str())))
+                .execute(&mut **tx)?;
+        if diesel::delete(accounts::table.find(id.as_str())).execute(&mut **tx)? == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        AuditEntry {
+            actor,
+            action: AuditAction::AccountClose,
+            target: id.as_str(),
+            account_id: Some(id),
+            detail: format!("environments={envs},keypairs={keys}"),
+            now,
+        }
+        .write(tx)?;
+        tx.changed(Change::AllKeypairs);
         Ok(())
     }
+}
 
+impl Environment {
     /// Creates an environment in an existing account.
-    pub fn create_environment(
-        &self,
+    pub fn create(
+        tx: &mut Tx<'_>,
         actor: &Actor,
         account: &AccountId,
         name: &str,
@@ -164,41 +160,129 @@ impl Store {
             name: validate::name("name", name)?,
             created_at: to_micros(now),
         };
-        self.write(|c| {
-            let exists: i64 = accounts::table
-                .find(account.as_str())
-                .count()
-                .get_result(c)?;
-            if exists == 0 {
-                return Err(StoreError::NotFound("account"));
-            }
-            diesel::insert_into(environments::table)
-                .values(&row)
-                .execute(c)?;
-            AuditEntry {
-                actor,
-                action: AuditAction::EnvironmentCreate,
-                target: &row.id,
-                account_id: Some(account),
-                detail: String::new(),
-                now,
-            }
-            .write(c)?;
-            Ok(())
-        })?;
+        Account::find(tx, account)?;
+        diesel::insert_into(environments::table)
+            .values(&row)
+            .execute(&mut **tx)
+            .map_err(|e| match e {
+                // The account was closed by a concurrent transaction after the check.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => StoreError::NotFound("account"),
+                e => StoreError::Database(e),
+            })?;
+        AuditEntry {
+            actor,
+            action: AuditAction::EnvironmentCreate,
+            target: &row.id,
+            account_id: Some(account),
+            detail: String::new(),
+            now,
+        }
+        .write(tx)?;
         Ok(row.into())
     }
 
     /// Reads an environment.
-    pub fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Environment> {
-        let mut conn = self.conn()?;
+    pub fn find(conn: &mut DbConnection, id: &EnvironmentId) -> StoreResult<Environment> {
         environments::table
             .find(id.as_str())
             .select(EnvironmentRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .optional()?
             .map(Environment::from)
             .ok_or(StoreError::NotFound("environment"))
+    }
+
+    /// An account's environments, newest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Environment>> {
+        use environments::dsl as e;
+        let query = e::environments
+            .filter(e::account_id.eq(account.as_str()))
+            .select(EnvironmentRow::as_select())
+            .into_boxed();
+        let rows: Vec<EnvironmentRow> =
+            after_cursor!(query, page, e::created_at, e::id).load(conn)?;
+        let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.id));
+        Ok(Page {
+            items: page.items.into_iter().map(Environment::from).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Closes an environment: deletes its keypairs and the environment. Of concurrent
+    /// closes exactly one succeeds.
+    pub fn close(
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        id: &EnvironmentId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let env = Environment::find(tx, id)?;
+        let keys = diesel::delete(keypairs::table.filter(keypairs::environment_id.eq(id.as_str())))
+            .execute(&mut **tx)?;
+        if diesel::delete(environments::table.find(id.as_str())).execute(&mut **tx)? == 0 {
+            return Err(StoreError::NotFound("environment"));
+        }
+        AuditEntry {
+            actor,
+            action: AuditAction::EnvironmentClose,
+            target: id.as_str(),
+            account_id: Some(&env.account_id),
+            detail: format!("keypairs={keys}"),
+            now,
+        }
+        .write(tx)?;
+        tx.changed(Change::AllKeypairs);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Creates an account ([`Account::create`]).
+    pub fn create_account(
+        &self,
+        actor: &Actor,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Account> {
+        self.write(|tx| Account::create(tx, actor, name, now))
+    }
+
+    /// Reads an account.
+    pub fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
+        self.read(|c| Account::find(c, id))
+    }
+
+    /// Closes an account, cascading ([`Account::close`]).
+    pub fn close_account(
+        &self,
+        actor: &Actor,
+        id: &AccountId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.write(|tx| Account::close(tx, actor, id, now))
+    }
+
+    /// Creates an environment in an existing account ([`Environment::create`]).
+    pub fn create_environment(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Environment> {
+        self.write(|tx| Environment::create(tx, actor, account, name, now))
+    }
+
+    /// Reads an environment.
+    pub fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Environment> {
+        self.read(|c| Environment::find(c, id))
     }
 
     /// An account's environments, newest first.
@@ -207,52 +291,16 @@ impl Store {
         account: &AccountId,
         page: &PageRequest,
     ) -> StoreResult<Page<Environment>> {
-        use environments::dsl as e;
-        let mut conn = self.conn()?;
-        let query = e::environments
-            .filter(e::account_id.eq(account.as_str()))
-            .select(EnvironmentRow::as_select())
-            .into_boxed();
-        let rows: Vec<EnvironmentRow> =
-            after_cursor!(query, page, e::created_at, e::id).load(&mut conn)?;
-        let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.id));
-        Ok(Page {
-            items: page.items.into_iter().map(Environment::from).collect(),
-            next_cursor: page.next_cursor,
-        })
+        self.read(|c| Environment::list(c, account, page))
     }
 
-    /// Closes an environment: deletes its keypairs and the environment, in one
-    /// transaction.
+    /// Closes an environment, cascading ([`Environment::close`]).
     pub fn close_environment(
         &self,
         actor: &Actor,
         id: &EnvironmentId,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|c| {
-            let env: EnvironmentRow = environments::table
-                .find(id.as_str())
-                .select(EnvironmentRow::as_select())
-                .first(c)
-                .optional()?
-                .ok_or(StoreError::NotFound("environment"))?;
-            let keys =
-                diesel::delete(keypairs::table.filter(keypairs::environment_id.eq(id.as_str())))
-                    .execute(c)?;
-            diesel::delete(environments::table.find(id.as_str())).execute(c)?;
-            AuditEntry {
-                actor,
-                action: AuditAction::EnvironmentClose,
-                target: id.as_str(),
-                account_id: Some(&AccountId::from_db(env.account_id)),
-                detail: format!("keypairs={keys}"),
-                now,
-            }
-            .write(c)?;
-            announce(c, Change::All)
-        })?;
-        self.cache.clear();
-        Ok(())
+        self.write(|tx| Environment::close(tx, actor, id, now))
     }
 }

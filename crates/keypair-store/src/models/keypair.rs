@@ -1,18 +1,19 @@
 //! API keypairs: creation (the only time a secret exists in plaintext), reads,
-//! updates, deletion and client authentication.
+//! updates and deletion. Writes take a [`Tx`] and record the keypairs they make stale;
+//! reads take a connection. Authentication lives in `crate::auth`.
 
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
-use crate::cache::Cached;
-use crate::changes::{announce, Change};
+use crate::db::DbConnection;
 use crate::ids::{AccountId, ClientId, EnvironmentId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{environments, keypairs};
 use crate::scope::{Scope, ScopeSet, OPERATOR_SCOPE};
-use crate::secret::{ClientSecret, SecretDigest};
+use crate::secret::ClientSecret;
 use crate::timestamp::{from_micros, to_micros};
+use crate::tx::{Change, Tx};
 use crate::{validate, Store, StoreError, StoreResult};
 
 /// Who owns a keypair.
@@ -102,36 +103,16 @@ pub struct KeypairPatch {
     pub comment: Option<String>,
 }
 
-/// The result of presenting client credentials.
-#[derive(Debug)]
-pub enum ClientAuth {
-    /// Right secret, enabled keypair.
-    Authenticated(std::sync::Arc<Keypair>),
-    /// Refused. The reason is for the log only: clients always get the same answer.
-    Rejected(Rejection),
-}
-
-/// Why credentials were refused (log only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    /// No keypair has this client id (or it was deleted).
-    UnknownClient,
-    /// The secret does not match.
-    WrongSecret,
-    /// The secret matches but the keypair is disabled.
-    Disabled,
-}
-
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = keypairs)]
-struct KeypairRow {
+pub(crate) struct KeypairRow {
     client_id: String,
     account_id: Option<String>,
     environment_id: Option<String>,
     scopes: String,
     comment: String,
     enabled: bool,
-    secret_digest: Vec<u8>,
+    pub(crate) secret_digest: Vec<u8>,
     secret_hint: String,
     token_lifetime_seconds: Option<i64>,
     created_at: i64,
@@ -140,22 +121,33 @@ struct KeypairRow {
 }
 
 impl KeypairRow {
-    fn into_keypair(self) -> StoreResult<Keypair> {
-        let owner = match (self.account_id, self.environment_id) {
+    /// The row of `client_id`, if any.
+    pub(crate) fn find(conn: &mut DbConnection, client_id: &ClientId) -> StoreResult<Option<Self>> {
+        Ok(keypairs::table
+            .find(client_id.as_str())
+            .select(KeypairRow::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub(crate) fn into_keypair(self) -> StoreResult<Keypair> {
+        let corrupt =
+            |what: &str| StoreError::Corrupt(format!("keypair {}: {what}", self.client_id));
+        let owner = match (&self.account_id, &self.environment_id) {
             (None, None) => Owner::Operator,
-            (Some(a), None) => Owner::Account(AccountId::from_db(a)),
+            (Some(a), None) => Owner::Account(AccountId::from_db(a.clone())),
             (Some(a), Some(e)) => Owner::Environment {
-                account_id: AccountId::from_db(a),
-                environment_id: EnvironmentId::from_db(e),
+                account_id: AccountId::from_db(a.clone()),
+                environment_id: EnvironmentId::from_db(e.clone()),
             },
-            (None, Some(_)) => {
-                return Err(StoreError::Conflict("keypair row without account".into()))
-            }
+            (None, Some(_)) => return Err(corrupt("environment without account")),
         };
+        let scopes = ScopeSet::parse_space_separated(&self.scopes)
+            .map_err(|_| corrupt("stored scopes do not parse"))?;
         Ok(Keypair {
             client_id: ClientId::from_db(self.client_id),
             owner,
-            scopes: ScopeSet::parse_space_separated(&self.scopes)?,
+            scopes,
             comment: self.comment,
             enabled: self.enabled,
             secret_hint: self.secret_hint,
@@ -169,32 +161,314 @@ impl KeypairRow {
     }
 }
 
-/// `last_used_at` is written at most once per this many seconds per keypair, so that a
-/// busy client does not turn every token request into a write.
-const LAST_USED_GRANULARITY_SECS: i64 = 60;
+/// The audit account of a keypair row.
+fn audit_account(row: &KeypairRow) -> Option<AccountId> {
+    row.account_id.clone().map(AccountId::from_db)
+}
+
+/// Fails with `NotFound` unless `owner` exists (an environment: within its account).
+fn check_owner_exists(c: &mut DbConnection, owner: &Owner) -> StoreResult<()> {
+    use crate::schema::accounts;
+    let found: i64 = match owner {
+        Owner::Operator => 1,
+        Owner::Account(a) => accounts::table.find(a.as_str()).count().get_result(c)?,
+        Owner::Environment {
+            account_id,
+            environment_id,
+        } => environments::table
+            .find(environment_id.as_str())
+            .filter(environments::account_id.eq(account_id.as_str()))
+            .count()
+            .get_result(c)?,
+    };
+    if found == 0 {
+        return Err(owner_not_found(owner));
+    }
+    Ok(())
+}
+
+fn owner_not_found(owner: &Owner) -> StoreError {
+    StoreError::NotFound(match owner {
+        Owner::Environment { .. } => "environment",
+        _ => "account",
+    })
+}
+
+/// An insert whose owner was closed by a concurrent transaction after the check:
+/// the foreign key refuses it; say so as the check would have.
+fn owner_gone(owner: &Owner) -> impl Fn(diesel::result::Error) -> StoreError + '_ {
+    move |e| match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        ) => owner_not_found(owner),
+        e => StoreError::Database(e),
+    }
+}
+
+fn refuse_operator_scope(scopes: &ScopeSet) -> StoreResult<()> {
+    if scopes.contains(OPERATOR_SCOPE) {
+        return Err(StoreError::invalid(
+            "scopes",
+            format!("`{OPERATOR_SCOPE}` is reserved"),
+        ));
+    }
+    Ok(())
+}
+
+impl NewKeypair {
+    /// The operator keypair `keygate bootstrap` makes: no owner, `keygate:operator`.
+    pub fn operator(comment: &str) -> StoreResult<Self> {
+        Ok(NewKeypair {
+            owner: Owner::Operator,
+            scopes: [Scope::parse(OPERATOR_SCOPE)?].into_iter().collect(),
+            comment: comment.to_owned(),
+            enabled: true,
+            token_lifetime_seconds: None,
+        })
+    }
+
+    /// Refuses what administrators may not create: operator keypairs and the
+    /// operator scope.
+    fn check_administrable(&self) -> StoreResult<()> {
+        if matches!(self.owner, Owner::Operator) {
+            return Err(StoreError::invalid(
+                "owner",
+                "keypairs belong to an account or an environment",
+            ));
+        }
+        refuse_operator_scope(&self.scopes)
+    }
+
+    /// A row for this keypair with a fresh id and secret.
+    fn row(&self, comment: &str, now: OffsetDateTime) -> (KeypairRow, ClientSecret) {
+        let secret = ClientSecret::generate();
+        let row = KeypairRow {
+            client_id: ClientId::generate().as_str().to_owned(),
+            account_id: self.owner.account_id().map(|a| a.as_str().to_owned()),
+            environment_id: self.owner.environment_id().map(|e| e.as_str().to_owned()),
+            scopes: self.scopes.to_space_separated(),
+            comment: comment.to_owned(),
+            enabled: self.enabled,
+            secret_digest: secret.digest().as_bytes().to_vec(),
+            secret_hint: secret.hint(),
+            token_lifetime_seconds: self.token_lifetime_seconds.map(i64::from),
+            created_at: to_micros(now),
+            updated_at: to_micros(now),
+            last_used_at: None,
+        };
+        (row, secret)
+    }
+
+    /// Inserts an account- or environment-owned keypair and returns it with its
+    /// secret, which is not stored and cannot be shown again.
+    pub fn insert(
+        &self,
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Keypair, ClientSecret)> {
+        self.check_administrable()?;
+        self.insert_unchecked(tx, actor, now)
+    }
+
+    /// Inserts without the administrable check (operator keypairs).
+    fn insert_unchecked(
+        &self,
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Keypair, ClientSecret)> {
+        let comment = validate::comment(&self.comment)?;
+        check_owner_exists(tx, &self.owner)?;
+        let (row, secret) = self.row(&comment, now);
+        diesel::insert_into(keypairs::table)
+            .values(&row)
+            .execute(&mut **tx)
+            .map_err(owner_gone(&self.owner))?;
+        AuditEntry {
+            actor,
+            action: AuditAction::KeypairCreate,
+            target: &row.client_id,
+            account_id: audit_account(&row).as_ref(),
+            detail: format!("scopes={},enabled={}", row.scopes, row.enabled),
+            now,
+        }
+        .write(tx)?;
+        Ok((row.into_keypair()?, secret))
+    }
+
+    /// Inserts `rows` made by [`NewKeypair::row`] in one multi-row statement, with one
+    /// audit record for the batch.
+    fn insert_batch(
+        &self,
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        rows: &[KeypairRow],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        check_owner_exists(tx, &self.owner)?;
+        // Multi-row VALUES is backend-specific in diesel: run it on the inner connection.
+        match &mut **tx {
+            DbConnection::Sqlite(inner) => diesel::insert_into(keypairs::table)
+                .values(rows)
+                .execute(inner),
+            DbConnection::Postgres(inner) => diesel::insert_into(keypairs::table)
+                .values(rows)
+                .execute(inner),
+        }
+        .map_err(owner_gone(&self.owner))?;
+        AuditEntry {
+            actor,
+            action: AuditAction::KeypairCreate,
+            target: "bulk",
+            account_id: self.owner.account_id(),
+            detail: format!("count={}", rows.len()),
+            now,
+        }
+        .write(tx)?;
+        Ok(())
+    }
+}
+
+impl Keypair {
+    /// Reads one keypair.
+    pub fn find(conn: &mut DbConnection, client_id: &ClientId) -> StoreResult<Keypair> {
+        KeypairRow::find(conn, client_id)?
+            .ok_or(StoreError::NotFound("keypair"))?
+            .into_keypair()
+    }
+
+    /// Keypairs owned directly by an account (not its environments'), or by an
+    /// environment; newest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        owner: &Owner,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Keypair>> {
+        use keypairs::dsl as k;
+        let query = k::keypairs.select(KeypairRow::as_select()).into_boxed();
+        let query = match owner {
+            Owner::Operator => query.filter(k::account_id.is_null()),
+            Owner::Account(a) => query
+                .filter(k::account_id.eq(a.as_str()))
+                .filter(k::environment_id.is_null()),
+            Owner::Environment { environment_id, .. } => {
+                query.filter(k::environment_id.eq(environment_id.as_str()))
+            }
+        };
+        let rows: Vec<KeypairRow> =
+            after_cursor!(query, page, k::created_at, k::client_id).load(conn)?;
+        let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.client_id));
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(KeypairRow::into_keypair)
+                .collect::<StoreResult<_>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Applies a patch and returns the updated keypair. Acts on the row it found: a
+    /// keypair deleted meanwhile is `NotFound`, not a phantom update.
+    pub fn update(
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        client_id: &ClientId,
+        patch: &KeypairPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Keypair> {
+        let comment = patch
+            .comment
+            .as_deref()
+            .map(validate::comment)
+            .transpose()?;
+        if let Some(scopes) = &patch.scopes {
+            refuse_operator_scope(scopes)?;
+        }
+        let current = KeypairRow::find(tx, client_id)?.ok_or(StoreError::NotFound("keypair"))?;
+        if current.account_id.is_none() && patch.scopes.is_some() {
+            return Err(StoreError::invalid(
+                "scopes",
+                "operator keypairs keep their scope",
+            ));
+        }
+        let mut changed = Vec::new();
+        if patch.enabled.is_some() {
+            changed.push("enabled");
+        }
+        if patch.scopes.is_some() {
+            changed.push("scopes");
+        }
+        if comment.is_some() {
+            changed.push("comment");
+        }
+        let updated = diesel::update(keypairs::table.find(client_id.as_str()))
+            .set((
+                patch.enabled.map(|v| keypairs::enabled.eq(v)),
+                patch
+                    .scopes
+                    .as_ref()
+                    .map(|s| keypairs::scopes.eq(s.to_space_separated())),
+                comment.map(|v| keypairs::comment.eq(v)),
+                keypairs::updated_at.eq(to_micros(now)),
+            ))
+            .execute(&mut **tx)?;
+        if updated == 0 {
+            return Err(StoreError::NotFound("keypair"));
+        }
+        AuditEntry {
+            actor,
+            action: AuditAction::KeypairUpdate,
+            target: client_id.as_str(),
+            account_id: audit_account(&current).as_ref(),
+            detail: changed.join(","),
+            now,
+        }
+        .write(tx)?;
+        tx.changed(Change::Keypair(client_id.clone()));
+        Keypair::find(tx, client_id)
+    }
+
+    /// Deletes a keypair for good. Of concurrent deletes exactly one succeeds: the
+    /// others find no row to delete (PostgreSQL re-checks the row after the first
+    /// commit) and answer `NotFound`, writing no audit record.
+    pub fn delete(
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let current = KeypairRow::find(tx, client_id)?.ok_or(StoreError::NotFound("keypair"))?;
+        let deleted =
+            diesel::delete(keypairs::table.find(client_id.as_str())).execute(&mut **tx)?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound("keypair"));
+        }
+        AuditEntry {
+            actor,
+            action: AuditAction::KeypairDelete,
+            target: client_id.as_str(),
+            account_id: audit_account(&current).as_ref(),
+            detail: String::new(),
+            now,
+        }
+        .write(tx)?;
+        tx.changed(Change::Keypair(client_id.clone()));
+        Ok(())
+    }
+}
 
 impl Store {
-    /// Creates an account- or environment-owned keypair and returns it with its secret,
-    /// which is not stored and cannot be shown again.
+    /// Creates an account- or environment-owned keypair ([`NewKeypair::insert`]).
     pub fn create_keypair(
         &self,
         actor: &Actor,
         new: NewKeypair,
         now: OffsetDateTime,
     ) -> StoreResult<(Keypair, ClientSecret)> {
-        if matches!(new.owner, Owner::Operator) {
-            return Err(StoreError::invalid(
-                "owner",
-                "keypairs belong to an account or an environment",
-            ));
-        }
-        if new.scopes.contains(OPERATOR_SCOPE) {
-            return Err(StoreError::invalid(
-                "scopes",
-                format!("`{OPERATOR_SCOPE}` is reserved"),
-            ));
-        }
-        self.insert_keypair(actor, new, now)
+        self.write(|tx| new.insert(tx, actor, now))
     }
 
     /// Creates an operator keypair (no owner, scope `keygate:operator`), for
@@ -205,57 +479,8 @@ impl Store {
         comment: &str,
         now: OffsetDateTime,
     ) -> StoreResult<(Keypair, ClientSecret)> {
-        let scopes = [Scope::parse(OPERATOR_SCOPE)?].into_iter().collect();
-        let new = NewKeypair {
-            owner: Owner::Operator,
-            scopes,
-            comment: comment.to_owned(),
-            enabled: true,
-            token_lifetime_seconds: None,
-        };
-        self.insert_keypair(actor, new, now)
-    }
-
-    fn insert_keypair(
-        &self,
-        actor: &Actor,
-        new: NewKeypair,
-        now: OffsetDateTime,
-    ) -> StoreResult<(Keypair, ClientSecret)> {
-        let comment = validate::comment(&new.comment)?;
-        let secret = ClientSecret::generate();
-        let client_id = ClientId::generate();
-        let row = KeypairRow {
-            client_id: client_id.as_str().to_owned(),
-            account_id: new.owner.account_id().map(|a| a.as_str().to_owned()),
-            environment_id: new.owner.environment_id().map(|e| e.as_str().to_owned()),
-            scopes: new.scopes.to_space_separated(),
-            comment,
-            enabled: new.enabled,
-            secret_digest: secret.digest().as_bytes().to_vec(),
-            secret_hint: secret.hint(),
-            token_lifetime_seconds: new.token_lifetime_seconds.map(i64::from),
-            created_at: to_micros(now),
-            updated_at: to_micros(now),
-            last_used_at: None,
-        };
-        self.write(|c| {
-            self.check_owner_exists(c, &new.owner)?;
-            diesel::insert_into(keypairs::table)
-                .values(&row)
-                .execute(c)?;
-            AuditEntry {
-                actor,
-                action: AuditAction::KeypairCreate,
-                target: client_id.as_str(),
-                account_id: new.owner.account_id(),
-                detail: format!("scopes={},enabled={}", row.scopes, row.enabled),
-                now,
-            }
-            .write(c)?;
-            Ok(())
-        })?;
-        Ok((row.into_keypair()?, secret))
+        let new = NewKeypair::operator(comment)?;
+        self.write(|tx| new.insert_unchecked(tx, actor, now))
     }
 
     /// Creates `count` keypairs like `template` in batches of 1000 rows per statement
@@ -269,145 +494,36 @@ impl Store {
         count: usize,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(ClientId, ClientSecret)>> {
-        if matches!(template.owner, Owner::Operator) || template.scopes.contains(OPERATOR_SCOPE) {
-            return Err(StoreError::invalid(
-                "owner",
-                "bulk keypairs belong to an account or an environment",
-            ));
-        }
+        template.check_administrable()?;
         let comment = validate::comment(&template.comment)?;
-        let mut conn = self.conn()?;
-        self.check_owner_exists(&mut conn, &template.owner)?;
         let mut out = Vec::with_capacity(count);
         let mut remaining = count;
         while remaining > 0 {
             let n = remaining.min(1000);
             remaining -= n;
-            let mut rows = Vec::with_capacity(n);
-            for _ in 0..n {
-                let secret = ClientSecret::generate();
-                let client_id = ClientId::generate();
-                rows.push(KeypairRow {
-                    client_id: client_id.as_str().to_owned(),
-                    account_id: template.owner.account_id().map(|a| a.as_str().to_owned()),
-                    environment_id: template
-                        .owner
-                        .environment_id()
-                        .map(|e| e.as_str().to_owned()),
-                    scopes: template.scopes.to_space_separated(),
-                    comment: comment.clone(),
-                    enabled: template.enabled,
-                    secret_digest: secret.digest().as_bytes().to_vec(),
-                    secret_hint: secret.hint(),
-                    token_lifetime_seconds: template.token_lifetime_seconds.map(i64::from),
-                    created_at: to_micros(now),
-                    updated_at: to_micros(now),
-                    last_used_at: None,
-                });
-                out.push((client_id, secret));
-            }
-            conn.transaction::<_, StoreError, _>(|c| {
-                // Multi-row VALUES is backend-specific in diesel: run it on the inner connection.
-                match &mut **c {
-                    crate::db::DbConnection::Sqlite(inner) => diesel::insert_into(keypairs::table)
-                        .values(&rows)
-                        .execute(inner)?,
-                    crate::db::DbConnection::Postgres(inner) => {
-                        diesel::insert_into(keypairs::table)
-                            .values(&rows)
-                            .execute(inner)?
-                    }
-                };
-                AuditEntry {
-                    actor,
-                    action: AuditAction::KeypairCreate,
-                    target: "bulk",
-                    account_id: template.owner.account_id(),
-                    detail: format!("count={n}"),
-                    now,
-                }
-                .write(c)?;
-                Ok(())
-            })?;
+            let (rows, secrets): (Vec<_>, Vec<_>) =
+                (0..n).map(|_| template.row(&comment, now)).unzip();
+            self.write(|tx| template.insert_batch(tx, actor, &rows, now))?;
+            out.extend(
+                rows.into_iter()
+                    .map(|r| ClientId::from_db(r.client_id))
+                    .zip(secrets),
+            );
         }
         Ok(out)
     }
 
-    fn check_owner_exists(
-        &self,
-        c: &mut crate::db::DbConnection,
-        owner: &Owner,
-    ) -> StoreResult<()> {
-        use crate::schema::accounts;
-        let found: i64 = match owner {
-            Owner::Operator => 1,
-            Owner::Account(a) => accounts::table.find(a.as_str()).count().get_result(c)?,
-            Owner::Environment {
-                account_id,
-                environment_id,
-            } => environments::table
-                .find(environment_id.as_str())
-                .filter(environments::account_id.eq(account_id.as_str()))
-                .count()
-                .get_result(c)?,
-        };
-        if found == 0 {
-            return Err(StoreError::NotFound(match owner {
-                Owner::Environment { .. } => "environment",
-                _ => "account",
-            }));
-        }
-        Ok(())
-    }
-
     /// Reads one keypair.
     pub fn get_keypair(&self, client_id: &ClientId) -> StoreResult<Keypair> {
-        let mut conn = self.conn()?;
-        Self::load_keypair_row(&mut conn, client_id.as_str())?
-            .ok_or(StoreError::NotFound("keypair"))?
-            .into_keypair()
+        self.read(|c| Keypair::find(c, client_id))
     }
 
-    fn load_keypair_row(
-        conn: &mut crate::db::DbConnection,
-        client_id: &str,
-    ) -> StoreResult<Option<KeypairRow>> {
-        Ok(keypairs::table
-            .find(client_id)
-            .select(KeypairRow::as_select())
-            .first(conn)
-            .optional()?)
-    }
-
-    /// Keypairs owned directly by an account (not its environments'), or by an
-    /// environment; newest first.
+    /// Keypairs of an owner, newest first ([`Keypair::list`]).
     pub fn list_keypairs(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Keypair>> {
-        use keypairs::dsl as k;
-        let mut conn = self.conn()?;
-        let query = k::keypairs.select(KeypairRow::as_select()).into_boxed();
-        let query = match owner {
-            Owner::Operator => query.filter(k::account_id.is_null()),
-            Owner::Account(a) => query
-                .filter(k::account_id.eq(a.as_str()))
-                .filter(k::environment_id.is_null()),
-            Owner::Environment { environment_id, .. } => {
-                query.filter(k::environment_id.eq(environment_id.as_str()))
-            }
-        };
-        let rows: Vec<KeypairRow> =
-            after_cursor!(query, page, k::created_at, k::client_id).load(&mut conn)?;
-        let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.client_id));
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(KeypairRow::into_keypair)
-                .collect::<StoreResult<_>>()?,
-            next_cursor: page.next_cursor,
-        })
+        self.read(|c| Keypair::list(c, owner, page))
     }
 
-    /// Applies a patch and returns the updated keypair.
+    /// Applies a patch and returns the updated keypair ([`Keypair::update`]).
     pub fn update_keypair(
         &self,
         actor: &Actor,
@@ -415,176 +531,16 @@ impl Store {
         patch: KeypairPatch,
         now: OffsetDateTime,
     ) -> StoreResult<Keypair> {
-        let comment = patch
-            .comment
-            .as_deref()
-            .map(validate::comment)
-            .transpose()?;
-        if let Some(scopes) = &patch.scopes {
-            if scopes.contains(OPERATOR_SCOPE) {
-                return Err(StoreError::invalid(
-                    "scopes",
-                    format!("`{OPERATOR_SCOPE}` is reserved"),
-                ));
-            }
-        }
-        let updated = self.write(|c| {
-            let current = Self::load_keypair_row(c, client_id.as_str())?
-                .ok_or(StoreError::NotFound("keypair"))?;
-            if current.account_id.is_none() && patch.scopes.is_some() {
-                return Err(StoreError::invalid(
-                    "scopes",
-                    "operator keypairs keep their scope",
-                ));
-            }
-            let mut changed = Vec::new();
-            if patch.enabled.is_some() {
-                changed.push("enabled");
-            }
-            if patch.scopes.is_some() {
-                changed.push("scopes");
-            }
-            if comment.is_some() {
-                changed.push("comment");
-            }
-            diesel::update(keypairs::table.find(client_id.as_str()))
-                .set((
-                    patch.enabled.map(|v| keypairs::enabled.eq(v)),
-                    patch
-                        .scopes
-                        .as_ref()
-                        .map(|s| keypairs::scopes.eq(s.to_space_separated())),
-                    comment.clone().map(|v| keypairs::comment.eq(v)),
-                    keypairs::updated_at.eq(to_micros(now)),
-                ))
-                .execute(c)?;
-            AuditEntry {
-                actor,
-                action: AuditAction::KeypairUpdate,
-                target: client_id.as_str(),
-                account_id: current.account_id.map(AccountId::from_db).as_ref(),
-                detail: changed.join(","),
-                now,
-            }
-            .write(c)?;
-            announce(c, Change::Keypair(client_id.as_str()))?;
-            Self::load_keypair_row(c, client_id.as_str())?
-                .ok_or(StoreError::NotFound("keypair"))?
-                .into_keypair()
-        })?;
-        self.cache.invalidate(client_id.as_str());
-        Ok(updated)
+        self.write(|tx| Keypair::update(tx, actor, client_id, &patch, now))
     }
 
-    /// Deletes a keypair for good.
+    /// Deletes a keypair for good ([`Keypair::delete`]).
     pub fn delete_keypair(
         &self,
         actor: &Actor,
         client_id: &ClientId,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|c| {
-            let current = Self::load_keypair_row(c, client_id.as_str())?
-                .ok_or(StoreError::NotFound("keypair"))?;
-            diesel::delete(keypairs::table.find(client_id.as_str())).execute(c)?;
-            AuditEntry {
-                actor,
-                action: AuditAction::KeypairDelete,
-                target: client_id.as_str(),
-                account_id: current.account_id.map(AccountId::from_db).as_ref(),
-                detail: String::new(),
-                now,
-            }
-            .write(c)?;
-            announce(c, Change::Keypair(client_id.as_str()))
-        })?;
-        self.cache.invalidate(client_id.as_str());
-        Ok(())
-    }
-
-    /// Checks presented client credentials. Takes the same steps whether or not the
-    /// client exists: an unknown client id is compared against a dummy digest, and the
-    /// comparison is constant-time (see `docs/security.md`). Keypairs are served from
-    /// the write-invalidated cache when possible (`crate::cache`).
-    pub fn authenticate(
-        &self,
-        client_id: &str,
-        presented: &ClientSecret,
-    ) -> StoreResult<ClientAuth> {
-        let presented_digest = presented.digest();
-        let found = match ClientId::parse(client_id) {
-            Ok(id) => self.cached_or_load(&id)?,
-            Err(_) => None,
-        };
-        let stored = found.as_ref().map_or(SecretDigest::dummy(), |c| &c.digest);
-        let matches = stored.matches(&presented_digest);
-        let Some(found) = found else {
-            return Ok(ClientAuth::Rejected(Rejection::UnknownClient));
-        };
-        if !matches {
-            return Ok(ClientAuth::Rejected(Rejection::WrongSecret));
-        }
-        if !found.keypair.enabled {
-            return Ok(ClientAuth::Rejected(Rejection::Disabled));
-        }
-        Ok(ClientAuth::Authenticated(found.keypair.clone()))
-    }
-
-    fn cached_or_load(&self, id: &ClientId) -> StoreResult<Option<std::sync::Arc<Cached>>> {
-        if let Some(c) = self.cache.get(id.as_str()) {
-            return Ok(Some(c));
-        }
-        let generation = self.cache.generation();
-        let mut conn = self.conn()?;
-        let Some(row) = Self::load_keypair_row(&mut conn, id.as_str())? else {
-            return Ok(None);
-        };
-        let digest = SecretDigest::from_db(&row.secret_digest).ok_or_else(|| {
-            StoreError::Conflict("stored secret digest has the wrong length".into())
-        })?;
-        let cached = std::sync::Arc::new(Cached::new(row.into_keypair()?, digest));
-        self.cache
-            .insert_if_current(id.as_str(), cached.clone(), generation);
-        Ok(Some(cached))
-    }
-
-    /// Whether [`Store::authenticate`] and [`Store::record_use`] for this client would
-    /// be answered from memory at `now` (no database round trip), so a caller on an
-    /// async executor may run them inline.
-    pub fn answers_from_memory(&self, client_id: &str, now: OffsetDateTime) -> bool {
-        self.cache.get(client_id).is_some_and(|c| {
-            let last = c
-                .last_use_written
-                .load(std::sync::atomic::Ordering::Relaxed);
-            now.unix_timestamp().saturating_sub(last) < LAST_USED_GRANULARITY_SECS
-        })
-    }
-
-    /// Records that a keypair got a token (at most one write a minute per keypair).
-    pub fn record_use(&self, client_id: &ClientId, now: OffsetDateTime) -> StoreResult<()> {
-        use keypairs::dsl as k;
-        if let Some(c) = self.cache.get(client_id.as_str()) {
-            let secs = now.unix_timestamp();
-            let last = c
-                .last_use_written
-                .load(std::sync::atomic::Ordering::Relaxed);
-            if secs.saturating_sub(last) < LAST_USED_GRANULARITY_SECS {
-                return Ok(());
-            }
-            c.last_use_written
-                .store(secs, std::sync::atomic::Ordering::Relaxed);
-        }
-        let now = to_micros(now);
-        let mut conn = self.conn()?;
-        diesel::update(
-            k::keypairs.find(client_id.as_str()).filter(
-                k::last_used_at
-                    .is_null()
-                    .or(k::last_used_at.lt(now - LAST_USED_GRANULARITY_SECS * 1_000_000)),
-            ),
-        )
-        .set(k::last_used_at.eq(now))
-        .execute(&mut conn)?;
-        Ok(())
+        self.write(|tx| Keypair::delete(tx, actor, client_id, now))
     }
 }

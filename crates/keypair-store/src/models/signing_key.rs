@@ -4,9 +4,10 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use crate::changes::{announce, Change};
+use crate::db::DbConnection;
 use crate::schema::signing_keys;
 use crate::timestamp::{from_micros, to_micros};
+use crate::tx::{Change, Tx};
 use crate::{Store, StoreResult};
 
 /// A signing key as stored.
@@ -61,48 +62,63 @@ impl From<SigningKeyRow> for StoredSigningKey {
     }
 }
 
+impl StoredSigningKey {
+    /// Adds a key that signs from `now` on and retires every current key.
+    pub fn rotate_in(&self, tx: &mut Tx<'_>, now: OffsetDateTime) -> StoreResult<()> {
+        diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))
+            .set(signing_keys::retired_at.eq(to_micros(now)))
+            .execute(&mut **tx)?;
+        diesel::insert_into(signing_keys::table)
+            .values(SigningKeyRow {
+                kid: self.kid.clone(),
+                algorithm: self.algorithm.clone(),
+                private_key_sealed: self.private_key_sealed.clone(),
+                public_jwk: self.public_jwk.clone(),
+                created_at: to_micros(self.created_at),
+                retired_at: None,
+            })
+            .execute(&mut **tx)?;
+        tx.changed(Change::SigningKeys);
+        Ok(())
+    }
+
+    /// Every stored key, newest first.
+    pub fn all(conn: &mut DbConnection) -> StoreResult<Vec<StoredSigningKey>> {
+        let rows: Vec<SigningKeyRow> = signing_keys::table
+            .select(SigningKeyRow::as_select())
+            .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+            .load(conn)?;
+        Ok(rows.into_iter().map(StoredSigningKey::from).collect())
+    }
+
+    /// Deletes keys retired before `cutoff` (no live token can carry their signature).
+    /// Nothing reads a key that old, so this records no change.
+    pub fn purge_retired_before(tx: &mut Tx<'_>, cutoff: OffsetDateTime) -> StoreResult<usize> {
+        Ok(diesel::delete(
+            signing_keys::table.filter(signing_keys::retired_at.lt(to_micros(cutoff))),
+        )
+        .execute(&mut **tx)?)
+    }
+}
+
 impl Store {
     /// Adds a key that signs from `now` on and retires every current key, in one
-    /// transaction.
+    /// transaction ([`StoredSigningKey::rotate_in`]).
     pub fn rotate_signing_key(
         &self,
         key: &StoredSigningKey,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|c| {
-            diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))
-                .set(signing_keys::retired_at.eq(to_micros(now)))
-                .execute(c)?;
-            diesel::insert_into(signing_keys::table)
-                .values(SigningKeyRow {
-                    kid: key.kid.clone(),
-                    algorithm: key.algorithm.clone(),
-                    private_key_sealed: key.private_key_sealed.clone(),
-                    public_jwk: key.public_jwk.clone(),
-                    created_at: to_micros(key.created_at),
-                    retired_at: None,
-                })
-                .execute(c)?;
-            announce(c, Change::SigningKeys)
-        })
+        self.write(|tx| key.rotate_in(tx, now))
     }
 
     /// Every stored key, newest first.
     pub fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
-        let mut conn = self.conn()?;
-        let rows: Vec<SigningKeyRow> = signing_keys::table
-            .select(SigningKeyRow::as_select())
-            .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
-            .load(&mut conn)?;
-        Ok(rows.into_iter().map(StoredSigningKey::from).collect())
+        self.read(StoredSigningKey::all)
     }
 
-    /// Deletes keys retired before `cutoff` (no live token can carry their signature).
+    /// Deletes keys retired before `cutoff`.
     pub fn purge_signing_keys_retired_before(&self, cutoff: OffsetDateTime) -> StoreResult<usize> {
-        let mut conn = self.conn()?;
-        Ok(diesel::delete(
-            signing_keys::table.filter(signing_keys::retired_at.lt(to_micros(cutoff))),
-        )
-        .execute(&mut conn)?)
+        self.write(|tx| StoredSigningKey::purge_retired_before(tx, cutoff))
     }
 }

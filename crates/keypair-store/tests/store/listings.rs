@@ -110,7 +110,7 @@ fn every_change_is_audited(db: &TestDb) {
             "account.create"
         ]
     );
-    assert!(page.items.iter().all(|r| r.actor == who.as_str()));
+    assert!(page.items.iter().all(|r| r.actor == who.recorded()));
     assert_eq!(page.items[2].target, kp.client_id.as_str());
     assert_eq!(page.items[2].detail, "enabled");
     assert_eq!(page.items[0].at, t0() + Duration::seconds(5));

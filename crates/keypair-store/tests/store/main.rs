@@ -57,10 +57,22 @@ pub(crate) fn disable(store: &Store, id: &ClientId) {
         .expect("disable");
 }
 
+/// Whether the store accepts the credentials at `t0` (cache entries loaded at `t0`
+/// never age: only writes and change notices drop them).
 pub(crate) fn authenticated(store: &Store, id: &ClientId, secret: &ClientSecret) -> bool {
+    authenticated_at(store, id, secret, t0())
+}
+
+/// Whether the store accepts the credentials at `now`.
+pub(crate) fn authenticated_at(
+    store: &Store,
+    id: &ClientId,
+    secret: &ClientSecret,
+    now: OffsetDateTime,
+) -> bool {
     matches!(
         store
-            .authenticate(id.as_str(), secret)
+            .authenticate(id.as_str(), secret, now)
             .expect("authenticate"),
         ClientAuth::Authenticated(_)
     )

@@ -25,16 +25,17 @@ fn secret_verification(db: &TestDb) {
         .expect("kp");
 
     match s
-        .authenticate(a.client_id.as_str(), &a_secret)
+        .authenticate(a.client_id.as_str(), &a_secret, t0())
         .expect("auth")
     {
         ClientAuth::Authenticated(kp) => assert_eq!(kp.client_id, a.client_id),
         other => panic!("right secret refused: {other:?}"),
     }
-    let reject = |id: &str, secret: &ClientSecret| match s.authenticate(id, secret).expect("auth") {
-        ClientAuth::Rejected(r) => r,
-        ClientAuth::Authenticated(_) => panic!("accepted {id}"),
-    };
+    let reject =
+        |id: &str, secret: &ClientSecret| match s.authenticate(id, secret, t0()).expect("auth") {
+            ClientAuth::Rejected(r) => r,
+            ClientAuth::Authenticated(_) => panic!("accepted {id}"),
+        };
     assert_eq!(
         reject(a.client_id.as_str(), &b_secret),
         Rejection::WrongSecret,
@@ -167,7 +168,7 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     )
     .expect("narrow");
     match s
-        .authenticate(kp.client_id.as_str(), &secret)
+        .authenticate(kp.client_id.as_str(), &secret, t0())
         .expect("auth")
     {
         ClientAuth::Authenticated(k) => assert!(k.scopes.is_empty(), "scope change seen at once"),
@@ -175,28 +176,32 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     }
 
     // Another process (a second store on the same database) disables it: this store
-    // notices within its cache TTL.
+    // notices within its cache TTL, measured on the time passed in (no sleeping).
     let settings = keypair_store::PoolSettings {
         keypair_cache_ttl: std::time::Duration::from_millis(200),
         ..Default::default()
     };
     let a = Store::open(&db.url, &settings).expect("store a");
     let b = Store::open(&db.url, &settings).expect("store b");
-    assert!(authenticated(&a, &kp.client_id, &secret));
+    let ms = Duration::milliseconds;
+    assert!(authenticated_at(&a, &kp.client_id, &secret, t0()));
     // Cached, and its last use was just recorded: served from memory.
-    a.record_use(&kp.client_id, time::OffsetDateTime::now_utc())
-        .expect("record use");
-    assert!(a.answers_from_memory(kp.client_id.as_str(), time::OffsetDateTime::now_utc()));
+    a.record_use(&kp.client_id, t0()).expect("record use");
+    assert!(a.answers_from_memory(kp.client_id.as_str(), t0()));
+    assert!(
+        !a.answers_from_memory(kp.client_id.as_str(), t0() + ms(200)),
+        "past the TTL"
+    );
     disable(&b, &kp.client_id);
-    assert!(!authenticated(&b, &kp.client_id, &secret));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while authenticated(&a, &kp.client_id, &secret) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the other store never noticed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    assert!(!authenticated_at(&b, &kp.client_id, &secret, t0()));
+    assert!(
+        authenticated_at(&a, &kp.client_id, &secret, t0() + ms(199)),
+        "within the TTL the other store may serve its cached copy (no listener here)"
+    );
+    assert!(
+        !authenticated_at(&a, &kp.client_id, &secret, t0() + ms(200)),
+        "past the TTL the other store reads the change"
+    );
     // Closing the account through a third path is seen at once by that store.
     let (kp2, secret2) = a
         .create_keypair(
@@ -280,7 +285,9 @@ fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
         ..Default::default()
     };
     let here = Store::open(&db.url, &settings).expect("this process");
-    let _listening = here.listen_for_changes().expect("a listener on PostgreSQL");
+    let _listening = here
+        .listen_for_changes(clock::Clock::system())
+        .expect("a listener on PostgreSQL");
     let there = Store::open(&db.url, &settings).expect("another process");
     let acct = there
         .create_account(&actor(), "Acme", t0())
@@ -301,10 +308,11 @@ fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
         keypairs.push((kp, secret));
     }
     let refused_soon = |kp: &keypair_store::Keypair, secret: &ClientSecret, what: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let real = clock::Clock::system();
+        let deadline = real.instant() + std::time::Duration::from_secs(2);
         while authenticated(&here, &kp.client_id, secret) {
             assert!(
-                std::time::Instant::now() < deadline,
+                real.instant() < deadline,
                 "{what} in another process not seen here within 2 s"
             );
             std::thread::sleep(std::time::Duration::from_millis(10));

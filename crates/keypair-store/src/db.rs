@@ -140,17 +140,37 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 fn redact_password(url: &str) -> String {
-    // postgres://user:password@host/... -> postgres://user:***@host/...
+    // postgres://user:password@host/...?password=... -> postgres://user:***@host/...?password=***
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let (authority_path, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let mut out = format!("{scheme}://");
+    match authority_path.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            match userinfo.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:***@")),
+                None => out.push_str(&format!("{userinfo}@")),
+            }
+            out.push_str(host);
+        }
+        None => out.push_str(authority_path),
     }
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 /// Pool settings.
@@ -329,6 +349,15 @@ mod tests {
     fn redacts_passwords() {
         let u = DatabaseUrl::Postgres("postgres://u:hunter2@h:5432/db".into());
         assert_eq!(u.redacted(), "postgres://u:***@h:5432/db");
+        let q = DatabaseUrl::Postgres(
+            "postgres://u@h/db?sslmode=require&password=hunter2&sslpassword=hunter2".into(),
+        );
+        assert_eq!(
+            q.redacted(),
+            "postgres://u@h/db?sslmode=require&password=***&sslpassword=***"
+        );
+        let at = DatabaseUrl::Postgres("postgres://u:p@ss@h/db".into());
+        assert!(!at.redacted().contains("p@ss"), "{}", at.redacted());
         for shown in [
             format!("{u:?}"),
             format!("{u:#?}"),

@@ -67,6 +67,15 @@ impl TestDb {
         }
     }
 
+    /// Runs raw SQL against the test database (to plant rows the store would never
+    /// write, such as corrupt ones).
+    pub fn execute_sql(&self, sql: &str) {
+        use diesel::RunQueryDsl;
+        self.store
+            .read(|c| Ok(diesel::sql_query(sql).execute(c)?))
+            .expect("execute sql");
+    }
+
     /// Every stored row of every table, with every column rendered as text (binary
     /// columns as lossy UTF-8, hex and base64), for scanning for leaked secrets.
     pub fn dump_all_columns(&self) -> Vec<String> {

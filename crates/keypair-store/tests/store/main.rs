@@ -79,6 +79,8 @@ pub(crate) fn authenticated_at(
 }
 
 mod cascades;
+mod change_tracking;
+mod concurrency;
 mod listings;
 mod objects;
 mod secrets;

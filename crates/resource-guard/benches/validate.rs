@@ -10,10 +10,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 #[allow(dead_code)]
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/guard/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::signature::{
     UnparsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_FIXED, ED25519,
@@ -21,9 +21,10 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use clock::Clock;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use support::{claims, issuer_guard, issuer_keys, sign, TestKey};
+use support::{claims_at, guard_builder, issuer_jwks, issuer_keys, sign, CountingJwks, TestKey};
 
 fn bench_key(
     c: &mut Criterion,
@@ -31,8 +32,12 @@ fn bench_key(
     key: &TestKey,
     alg: &'static dyn VerificationAlgorithm,
 ) {
-    let (guard, _) = issuer_guard();
-    let token = sign(key, &claims());
+    // The real clock, as a resource server runs the guard, and a token issued now.
+    let clock = Clock::system();
+    let guard = guard_builder(&CountingJwks::new(issuer_jwks()))
+        .clock(clock.clone())
+        .build();
+    let token = sign(key, &claims_at(clock.now().unix_timestamp()));
     assert!(guard.validate(&token).is_ok(), "{name}: the token is valid");
 
     let (input, sig) = token.rsplit_once('.').unwrap();
@@ -71,12 +76,13 @@ fn bench_key(
 const ROUNDS: usize = 21;
 
 fn alternating_ratio(mut subject: impl FnMut(), mut baseline: impl FnMut()) -> f64 {
+    let clock = Clock::system();
     let time = |f: &mut dyn FnMut()| {
-        let start = Instant::now();
+        let start = clock.instant();
         for _ in 0..500 {
             f();
         }
-        start.elapsed().as_secs_f64()
+        (clock.instant() - start).as_secs_f64()
     };
     let mut ratios: Vec<f64> = (0..ROUNDS)
         .map(|_| time(&mut subject) / time(&mut baseline))

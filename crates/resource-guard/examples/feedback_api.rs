@@ -13,7 +13,7 @@
 //!
 //! `GET /feedback` needs the `feedback:read` scope, `POST /feedback` needs
 //! `feedback:write`. Anything else is refused per RFC 6750 §3 (401 or 403, with a
-//! `WWW-Authenticate: Bearer ...` header) before the handler runs.
+//! `WWW-Authenticate: Bearer realm="<audience>", ...` header) before the handler runs.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use resource_guard::actix::Scoped;

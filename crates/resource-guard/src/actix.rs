@@ -66,12 +66,22 @@ pub struct Scoped<S: RequiredScope> {
     _scope: PhantomData<S>,
 }
 
-/// A guard error bound to the realm it is answered in.
+/// A guard error bound to the realm it is answered in: the guard's
+/// ([`Guard::realm`]), or none when the app registered no guard.
 #[derive(Debug)]
 pub struct Rejection {
     /// What went wrong.
     pub error: GuardError,
-    realm: String,
+    realm: Option<String>,
+}
+
+impl Rejection {
+    fn by(guard: &Guard, error: GuardError) -> Rejection {
+        Rejection {
+            error,
+            realm: Some(guard.realm().to_owned()),
+        }
+    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -94,7 +104,7 @@ impl ResponseError for Rejection {
         HttpResponse::build(self.status_code())
             .insert_header((
                 header::WWW_AUTHENTICATE,
-                self.error.www_authenticate(&self.realm),
+                self.error.challenge(self.realm.as_deref()),
             ))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({"error": code, "message": self.error.public_message()}))
@@ -126,37 +136,46 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, GuardError> {
     Ok(Some(token.to_owned()))
 }
 
-/// Validates the request's bearer token with the app's `web::Data<Guard>`.
+/// The app's `web::Data<Guard>`.
+fn guard_of(req: &HttpRequest) -> Result<Guard, Rejection> {
+    match req.app_data::<web::Data<Guard>>() {
+        Some(g) => Ok(g.get_ref().clone()),
+        None => {
+            tracing::error!("resource_guard: no web::Data<Guard> registered in the app");
+            Err(Rejection {
+                error: GuardError::InvalidToken("no guard configured"),
+                realm: None,
+            })
+        }
+    }
+}
+
+/// Validates the request's bearer token with the app's `web::Data<Guard>`, at the
+/// time of the guard's clock. Refusals carry the guard's realm.
 pub async fn authenticate(req: &HttpRequest) -> Result<Claims, Rejection> {
-    let Some(guard) = req
-        .app_data::<web::Data<Guard>>()
-        .map(|g| g.get_ref().clone())
-    else {
-        tracing::error!("resource_guard: no web::Data<Guard> registered in the app");
-        return Err(Rejection {
-            error: GuardError::InvalidToken("no guard configured"),
-            realm: "keygate".into(),
-        });
-    };
-    let realm = guard.realm().to_owned();
-    let reject = |error| Rejection {
-        error,
-        realm: realm.clone(),
-    };
+    validate_request(req, &guard_of(req)?).await
+}
+
+async fn validate_request(req: &HttpRequest, guard: &Guard) -> Result<Claims, Rejection> {
     let token = match bearer(req) {
         Ok(Some(t)) => t,
-        Ok(None) => return Err(reject(GuardError::MissingToken)),
-        Err(e) => return Err(reject(e)),
+        Ok(None) => return Err(Rejection::by(guard, GuardError::MissingToken)),
+        Err(e) => return Err(Rejection::by(guard, e)),
     };
-    match guard.validate_cached(&token) {
+    let now = guard.clock().now();
+    match guard.validate_cached(&token, now) {
         Cached::Valid(c) => Ok(c),
-        Cached::Invalid(e) => Err(reject(e)),
+        Cached::Invalid(e) => Err(Rejection::by(guard, e)),
         // Unknown kid: refetch off the async workers (rate-limited inside the guard).
         Cached::UnknownKey => {
-            match web::block(move || guard.validate_after_refetch(&token)).await {
+            let g = guard.clone();
+            match web::block(move || g.validate_after_refetch(&token, now)).await {
                 Ok(Ok(c)) => Ok(c),
-                Ok(Err(e)) => Err(reject(e)),
-                Err(_) => Err(reject(GuardError::InvalidToken("validation aborted"))),
+                Ok(Err(e)) => Err(Rejection::by(guard, e)),
+                Err(_) => Err(Rejection::by(
+                    guard,
+                    GuardError::InvalidToken("validation aborted"),
+                )),
             }
         }
     }
@@ -183,14 +202,11 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let claims = authenticate(&req).await?;
-            claims.require(S::SCOPE).map_err(|error| Rejection {
-                error,
-                realm: req
-                    .app_data::<web::Data<Guard>>()
-                    .map(|g| g.realm().to_owned())
-                    .unwrap_or_else(|| "keygate".into()),
-            })?;
+            let guard = guard_of(&req)?;
+            let claims = validate_request(&req, &guard).await?;
+            claims
+                .require(S::SCOPE)
+                .map_err(|e| Rejection::by(&guard, e))?;
             Ok(Scoped {
                 claims,
                 _scope: PhantomData,

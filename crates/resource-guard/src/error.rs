@@ -40,16 +40,26 @@ impl GuardError {
 
     /// The `WWW-Authenticate` header value for `realm`.
     pub fn www_authenticate(&self, realm: &str) -> String {
-        match self {
-            GuardError::MissingToken => format!("Bearer realm=\"{realm}\""),
-            GuardError::InvalidToken(_) => {
-                format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
-            }
-            GuardError::InsufficientScope { required } => {
-                format!(
-                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{required}\""
-                )
-            }
+        self.challenge(Some(realm))
+    }
+
+    /// The `WWW-Authenticate` header value, with a realm if there is one (RFC 6750 §3
+    /// makes it optional). A `"` or `\` in the realm is escaped (RFC 9110 §5.6.4).
+    pub(crate) fn challenge(&self, realm: Option<&str>) -> String {
+        let mut params = Vec::with_capacity(3);
+        if let Some(realm) = realm {
+            params.push(format!("realm=\"{}\"", escape_quoted(realm)));
+        }
+        if let Some(code) = self.code() {
+            params.push(format!("error=\"{code}\""));
+        }
+        if let GuardError::InsufficientScope { required } = self {
+            params.push(format!("scope=\"{required}\""));
+        }
+        if params.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", params.join(", "))
         }
     }
 
@@ -60,5 +70,47 @@ impl GuardError {
             GuardError::InvalidToken(_) => "the access token is invalid",
             GuardError::InsufficientScope { .. } => "the access token lacks a required scope",
         }
+    }
+}
+
+/// `s` as the inside of a quoted-string: `"` and `\` backslash-escaped.
+fn escape_quoted(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['"', '\\']) {
+        s.replace('\\', "\\\\").replace('"', "\\\"").into()
+    } else {
+        s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_name_the_realm_and_the_error() {
+        let scope = GuardError::InsufficientScope {
+            required: "feedback:write".into(),
+        };
+        assert_eq!(
+            GuardError::MissingToken.www_authenticate("feedback"),
+            r#"Bearer realm="feedback""#
+        );
+        assert_eq!(
+            GuardError::InvalidToken("x").www_authenticate("feedback"),
+            r#"Bearer realm="feedback", error="invalid_token""#
+        );
+        assert_eq!(
+            scope.www_authenticate("feedback"),
+            r#"Bearer realm="feedback", error="insufficient_scope", scope="feedback:write""#
+        );
+        assert_eq!(
+            GuardError::InvalidToken("x").challenge(None),
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(GuardError::MissingToken.challenge(None), "Bearer");
+        assert_eq!(
+            GuardError::MissingToken.www_authenticate(r#"a "b" \c"#),
+            r#"Bearer realm="a \"b\" \\c""#
+        );
     }
 }

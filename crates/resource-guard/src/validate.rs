@@ -1,6 +1,7 @@
 //! The guard: a cache of verification keys by `kid` (each pinned to one algorithm),
 //! rate-limited refetches on unknown keys, background refreshes, and the checks of
 //! every token: shape, header, signature (jsonwebtoken's `crypto::verify`), claims.
+//! Every decision that depends on time reads the guard's [`Clock`].
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -9,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use clock::Clock;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::jwks::{parse_jwks, HttpJwks, JwksProvider, VerifyingKey};
 use crate::{Claims, GuardError};
@@ -37,7 +40,8 @@ pub struct GuardBuilder {
     min_refetch_interval: Duration,
     refresh_interval: Option<Duration>,
     fetch_timeout: Duration,
-    realm: String,
+    realm: Option<String>,
+    clock: Clock,
 }
 
 impl GuardBuilder {
@@ -77,9 +81,17 @@ impl GuardBuilder {
         self
     }
 
-    /// The realm in `WWW-Authenticate` (default `keygate`).
+    /// The realm in `WWW-Authenticate` (default: the guard's audience).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = realm.into();
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Where the guard reads the time (default [`Clock::system`]): the `exp`, `nbf` and
+    /// `iat` checks of [`Guard::validate`], the unknown-`kid` refetch rate limit and the
+    /// background refresh schedule. Tests pass a `clock::TestClock`'s clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -89,6 +101,7 @@ impl GuardBuilder {
         let provider = self
             .provider
             .unwrap_or_else(|| Arc::new(HttpJwks::new(&self.issuer, self.fetch_timeout)));
+        let realm = self.realm.unwrap_or_else(|| self.audience.clone());
         let inner = Arc::new(Inner {
             issuer: self.issuer,
             audience: self.audience,
@@ -96,13 +109,14 @@ impl GuardBuilder {
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,
             min_refetch_interval: self.min_refetch_interval,
-            realm: self.realm,
+            realm,
+            clock: self.clock,
             cache: RwLock::new(Cache::default()),
             refetch_gate: std::sync::Mutex::new(None),
         });
         inner.refresh();
         if let Some(every) = self.refresh_interval {
-            spawn_refresher(Arc::downgrade(&inner), every);
+            spawn_refresher(Arc::downgrade(&inner), inner.clock.clone(), every);
         }
         Guard { inner }
     }
@@ -123,8 +137,9 @@ struct Inner {
     max_token_bytes: usize,
     min_refetch_interval: Duration,
     realm: String,
+    clock: Clock,
     cache: RwLock<Cache>,
-    /// When the last refetch for an unknown kid happened (rate limit).
+    /// When the last refetch for an unknown kid happened (rate limit), on `clock`.
     refetch_gate: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -204,31 +219,49 @@ impl Guard {
             min_refetch_interval: DEFAULT_MIN_REFETCH_INTERVAL,
             refresh_interval: Some(DEFAULT_REFRESH_INTERVAL),
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
-            realm: "keygate".into(),
+            realm: None,
+            clock: Clock::system(),
         }
     }
 
-    /// The realm for `WWW-Authenticate`.
+    /// The realm for `WWW-Authenticate`: the one given to [`GuardBuilder::realm`], else
+    /// the audience.
     pub fn realm(&self) -> &str {
         &self.inner.realm
     }
 
-    /// Validates a bearer token. May fetch keys (bounded by the fetch timeout, at most
-    /// once per refetch interval) when the token names an unknown `kid`.
+    /// The clock the guard reads.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Validates a bearer token now, by the guard's clock: `validate_at(token,
+    /// clock.now())`.
     pub fn validate(&self, token: &str) -> Result<Claims, GuardError> {
-        match self.validate_cached(token) {
+        self.validate_at(token, self.inner.clock.now())
+    }
+
+    /// Validates a bearer token as of `now` (`exp`, `nbf` and `iat` are judged against
+    /// it, with the leeway). May fetch keys (bounded by the fetch timeout, at most once
+    /// per refetch interval of the guard's clock) when the token names an unknown `kid`.
+    pub fn validate_at(&self, token: &str, now: OffsetDateTime) -> Result<Claims, GuardError> {
+        match self.validate_cached(token, now) {
             Cached::Valid(c) => Ok(c),
             Cached::Invalid(e) => Err(e),
-            Cached::UnknownKey => self.validate_after_refetch(token),
+            Cached::UnknownKey => self.validate_after_refetch(token, now),
         }
     }
 
     /// Refetches keys, then validates with the cached keys only. For a token that
     /// [`Guard::validate_cached`] answered with `UnknownKey`, which already took the
     /// refetch slot: checking the gate again would refuse without fetching.
-    pub(crate) fn validate_after_refetch(&self, token: &str) -> Result<Claims, GuardError> {
+    pub(crate) fn validate_after_refetch(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claims, GuardError> {
         self.inner.refresh();
-        match self.inner.check(token, false) {
+        match self.inner.check(token, now, false) {
             Cached::Valid(c) => Ok(c),
             Cached::Invalid(e) => Err(e),
             Cached::UnknownKey => Err(GuardError::InvalidToken("unknown key id")),
@@ -236,8 +269,8 @@ impl Guard {
     }
 
     /// Validates with the cached keys only; never blocks on the network.
-    pub(crate) fn validate_cached(&self, token: &str) -> Cached {
-        self.inner.check(token, true)
+    pub(crate) fn validate_cached(&self, token: &str, now: OffsetDateTime) -> Cached {
+        self.inner.check(token, now, true)
     }
 
     /// Refetches keys now (normally done in the background).
@@ -261,7 +294,7 @@ impl Inner {
         }
     }
 
-    fn check(&self, token: &str, may_refetch: bool) -> Cached {
+    fn check(&self, token: &str, now: OffsetDateTime, may_refetch: bool) -> Cached {
         let invalid = |why| Cached::Invalid(GuardError::InvalidToken(why));
         if token.len() > self.max_token_bytes {
             return invalid("token too large");
@@ -322,7 +355,7 @@ impl Inner {
         else {
             return invalid("malformed token");
         };
-        match self.check_claims(&c) {
+        match self.check_claims(&c, now.unix_timestamp()) {
             Err(why) => invalid(why),
             Ok(()) => Cached::Valid(Claims {
                 client_id: c.client_id,
@@ -348,8 +381,8 @@ impl Inner {
     /// The registered claims of a token whose signature verified (RFC 7519 §4.1,
     /// RFC 9068 §4): our issuer exactly, our audience among `aud`, `exp` in the future
     /// and `nbf`/`iat` not, each within the leeway, and `client_id` equal to `sub`.
-    fn check_claims(&self, c: &RawClaims) -> Result<(), &'static str> {
-        let now = now_secs();
+    /// `now` is in seconds since the epoch.
+    fn check_claims(&self, c: &RawClaims, now: i64) -> Result<(), &'static str> {
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         if c.iss != self.issuer {
             return Err("wrong issuer");
@@ -381,7 +414,7 @@ impl Inner {
         let Ok(mut last) = self.refetch_gate.lock() else {
             return false;
         };
-        let now = Instant::now();
+        let now = self.clock.instant();
         match *last {
             Some(t) if now.duration_since(t) < self.min_refetch_interval => false,
             _ => {
@@ -392,21 +425,42 @@ impl Inner {
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Longest real-time nap of the refresher between looks at the clock: it notices a
+/// dropped guard within this. A test clock moves without real time passing, so the
+/// refresher looks at one far more often.
+const REFRESHER_NAP: Duration = Duration::from_secs(1);
+const REFRESHER_NAP_TEST_CLOCK: Duration = Duration::from_millis(10);
 
-/// Refreshes keys every `every` until the guard is dropped.
-fn spawn_refresher(inner: Weak<Inner>, every: Duration) {
+/// Refreshes keys every `every` of `clock` until the guard is dropped. The thread naps
+/// on a real timer; whether a refresh is due is decided by `clock`.
+fn spawn_refresher(inner: Weak<Inner>, clock: Clock, every: Duration) {
+    let nap = if clock.is_test() {
+        REFRESHER_NAP_TEST_CLOCK
+    } else {
+        REFRESHER_NAP
+    };
+    // The first refresh is due one interval after the guard is built. An interval too
+    // long to represent never comes due.
+    let Some(mut due) = clock.instant().checked_add(every) else {
+        return;
+    };
     let spawned = std::thread::Builder::new()
         .name("resource-guard-jwks".into())
         .spawn(move || loop {
-            std::thread::sleep(every);
+            let now = clock.instant();
+            if now < due {
+                std::thread::sleep(due.saturating_duration_since(now).min(nap));
+                if inner.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
             match inner.upgrade() {
                 Some(inner) => inner.refresh(),
+                None => return,
+            }
+            match clock.instant().checked_add(every) {
+                Some(next) => due = next,
                 None => return,
             }
         });

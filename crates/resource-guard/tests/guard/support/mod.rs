@@ -1,14 +1,15 @@
-//! Test fixtures: signing keys and their JWKs, keygate-shaped tokens, a counting key
-//! provider and a tiny fake issuer on 127.0.0.1 that can be made to misbehave.
+//! Test fixtures: signing keys and their JWKs, keygate-shaped tokens, a test clock, a
+//! counting key provider and a tiny fake issuer on 127.0.0.1 that can be made to
+//! misbehave.
 //!
-//! Shared by `tests/attacks.rs` and `benches/validate.rs` (which includes this file by
-//! path), so nothing here depends on actix.
+//! Shared by the test binary (`tests/guard`) and `benches/validate.rs` (which includes
+//! this file by path), so nothing here depends on actix.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
@@ -17,9 +18,11 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use clock::{Clock, TestClock};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use resource_guard::{FetchError, Guard, GuardBuilder, JwksProvider};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 /// The issuer every test token names (`iss`).
 pub const ISSUER: &str = "https://keygate.test";
@@ -33,12 +36,17 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Seconds since the epoch.
+/// Where every test clock starts.
+pub const T0: OffsetDateTime = time::macros::datetime!(2030-01-01 00:00 UTC);
+
+/// `T0` in seconds since the epoch: "now" for the claims of test tokens.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    T0.unix_timestamp()
+}
+
+/// A test clock standing at `T0` until a test moves it.
+pub fn test_clock() -> TestClock {
+    TestClock::new(T0)
 }
 
 /// Random hex, for `jti`s and attacker `kid`s.
@@ -201,9 +209,14 @@ pub fn issuer_jwks() -> String {
     jwks(&[&k.ed, &k.ec, &k.rsa])
 }
 
-/// Claims shaped like keygate's, valid for the next hour.
+/// Claims shaped like keygate's, issued at `T0` and valid for an hour.
 pub fn claims() -> Value {
-    let now = now();
+    claims_at(now())
+}
+
+/// Claims shaped like keygate's, issued at `now` (seconds since the epoch) and valid
+/// for an hour.
+pub fn claims_at(now: i64) -> Value {
     json!({
         "iss": ISSUER,
         "sub": CLIENT_ID,
@@ -292,12 +305,14 @@ impl JwksProvider for CountingJwks {
     }
 }
 
-/// A guard for `ISSUER`/`AUDIENCE` fed by `provider`, without the background thread.
+/// A guard for `ISSUER`/`AUDIENCE` fed by `provider`, without the background thread,
+/// reading a test clock that stands at `T0` (`.clock(..)` replaces it).
 pub fn guard_builder(provider: &Arc<CountingJwks>) -> GuardBuilder {
     let provider: Arc<dyn JwksProvider> = provider.clone();
     Guard::builder(ISSUER, AUDIENCE)
         .jwks_provider(provider)
         .refresh_interval(None)
+        .clock(test_clock().clock())
 }
 
 /// A guard over the issuer keys, and its provider.
@@ -362,9 +377,11 @@ impl FakeIssuer {
             issuer.jwks_requests.clone(),
         );
         std::thread::spawn(move || {
-            let deadline = Instant::now() + FAKE_ISSUER_LIFETIME;
+            // A real-time deadline: the fake issuer serves real sockets.
+            let clock = Clock::system();
+            let deadline = clock.instant() + FAKE_ISSUER_LIFETIME;
             let mut held = Vec::new(); // connections left hanging
-            while Instant::now() < deadline {
+            while clock.instant() < deadline {
                 let m = mode.load(Ordering::SeqCst);
                 if m == Mode::Down as u8 {
                     return; // drops the listener: connections are refused

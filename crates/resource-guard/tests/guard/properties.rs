@@ -2,12 +2,9 @@
 //! code for millions of inputs): nothing but an untouched token validates, and
 //! nothing panics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[allow(dead_code)] // shared with the attack tests; this file uses a part
-mod support;
-
 use proptest::prelude::*;
+
+use crate::support;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

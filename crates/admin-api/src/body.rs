@@ -5,10 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt as _;
 use keypair_store::PageRequest;
+use request_body::BodyError;
 use serde::de::DeserializeOwned;
 
 use crate::AdminError;
@@ -26,33 +25,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let media_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| m.trim().to_ascii_lowercase());
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let req = req.clone();
+        let payload = payload.take();
         Box::pin(async move {
-            if media_type.as_deref() != Some("application/json") {
+            if request_body::media_type(&req).as_deref() != Some("application/json") {
                 return Err(AdminError::UnsupportedMediaType);
             }
-            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-                return Err(AdminError::PayloadTooLarge);
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| AdminError::bad("body", "unreadable body"))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(AdminError::PayloadTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = request_body::read_limited(&req, payload, MAX_BODY_BYTES)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge => AdminError::PayloadTooLarge,
+                    BodyError::Unreadable(_) => AdminError::bad("body", "unreadable body"),
+                })?;
             parse_json(&body).map(JsonBody)
         })
     }

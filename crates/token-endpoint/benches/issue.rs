@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use clock::Clock;
 use criterion::{criterion_group, criterion_main, Criterion};
 use keypair_store::testing::TestDb;
 use keypair_store::{Actor, NewKeypair, Owner, ScopeCatalogue};
-use time::OffsetDateTime;
 use token_endpoint::{
     Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, TokenRequest, TokenService, TokenSettings,
 };
@@ -23,7 +23,9 @@ fn issue(c: &mut Criterion) {
         ("feedback:write", "feedback-api"),
     ])
     .unwrap();
-    let now = OffsetDateTime::now_utc();
+    // A benchmark measures real time; the service reads the real clock.
+    let clock = Clock::system();
+    let now = clock.now();
     let keys = Keys::load_or_create(
         db.store.clone(),
         Kek::from_base64(&STANDARD.encode([1u8; 32])).unwrap(),
@@ -47,6 +49,7 @@ fn issue(c: &mut Criterion) {
             throttle: token_endpoint::ThrottleSettings::default(),
             client_ip_header: None,
         },
+        clock,
     );
     let acct = db
         .store

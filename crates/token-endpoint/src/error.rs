@@ -93,3 +93,15 @@ impl TokenError {
         }
     }
 }
+
+/// A body `/token` could not read: too large is 413, unreadable a 400.
+impl From<request_body::BodyError> for TokenError {
+    fn from(e: request_body::BodyError) -> TokenError {
+        match e {
+            request_body::BodyError::TooLarge => TokenError::PayloadTooLarge,
+            request_body::BodyError::Unreadable(_) => {
+                TokenError::InvalidRequest("unreadable body".into())
+            }
+        }
+    }
+}

@@ -283,7 +283,13 @@ impl Issuer for JwtIssuer<'_> {
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let state = self.0;
         let token = sign_for(state).map_err(|e| state.fail(e))?;
-        let until = chrono::Utc::now() + chrono::Duration::seconds(i64::from(token.expires_in));
+        // oxide-auth wants the expiry as chrono time; it is derived from the request's
+        // `now`, like the token's own `exp`.
+        let until = chrono::DateTime::from_timestamp(
+            state.now.unix_timestamp() + i64::from(token.expires_in),
+            state.now.nanosecond(),
+        )
+        .ok_or_else(|| state.fail(TokenError::ServerError))?;
         let issued = IssuedToken {
             token: String::new(), // the JWT goes to the client through `state.issued`
             refresh: None,

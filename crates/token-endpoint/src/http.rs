@@ -4,12 +4,10 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt as _;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use crate::request::{RawRequest, TokenRequest};
 use crate::throttle::RetryAfter;
@@ -34,57 +32,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn token(
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     service: web::Data<TokenService>,
 ) -> HttpResponse {
     let limit = service.settings().max_body_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return error_response(&TokenError::PayloadTooLarge);
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        match chunk {
-            Ok(chunk) if body.len() + chunk.len() <= limit => body.extend_from_slice(&chunk),
-            Ok(_) => return error_response(&TokenError::PayloadTooLarge),
-            Err(_) => return error_response(&TokenError::InvalidRequest("unreadable body".into())),
-        }
-    }
+    let body = match request_body::read_limited(&req, payload, limit).await {
+        Ok(body) => body,
+        Err(e) => return error_response(&TokenError::from(e)),
+    };
     let request = match parse(&req, &body) {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
-    let now = OffsetDateTime::now_utc();
+    let clock = service.clock();
+    let now = clock.now();
     let address = client_address(&req, service.settings().client_ip_header.as_deref());
     let client_id = request.credentials.client_id.clone();
     if let Err(RetryAfter(wait)) = service
         .throttle()
-        .check(&client_id, address, Instant::now())
+        .check(&client_id, address, clock.instant())
     {
         tracing::info!(client_id = %crate::clip(&client_id), %address, "throttled");
         return error_response(&TokenError::TooManyFailures {
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let result = issue(service, request, now).await;
+    let result = issue(service.clone(), request, now).await;
     if matches!(result, Err(TokenError::InvalidClient)) {
-        service_throttle_failure(&req, &client_id, address);
+        service
+            .throttle()
+            .record_failure(&client_id, address, clock.instant());
     }
     match result {
         Ok(token) => token_response(&token),
         Err(e) => error_response(&e),
-    }
-}
-
-fn service_throttle_failure(req: &HttpRequest, client_id: &str, address: IpAddr) {
-    if let Some(service) = req.app_data::<web::Data<TokenService>>() {
-        service
-            .throttle()
-            .record_failure(client_id, address, Instant::now());
     }
 }
 

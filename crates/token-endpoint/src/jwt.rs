@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::keys::{KeyError, SigningKey};
+use crate::signing_key::{CryptoError, SigningKey};
 
 /// `aud`: one audience as a string, several as an array (RFC 7519 §4.1.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,8 +60,8 @@ pub struct AccessTokenClaims<'a> {
 }
 
 /// Serialises and signs `claims` with `key`.
-pub fn sign(key: &SigningKey, claims: &AccessTokenClaims<'_>) -> Result<String, KeyError> {
-    let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Crypto(e.to_string()))?;
+pub fn sign(key: &SigningKey, claims: &AccessTokenClaims<'_>) -> Result<String, CryptoError> {
+    let payload = serde_json::to_vec(claims).map_err(|e| CryptoError::new(e.to_string()))?;
     let header = key.header_b64();
     let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
     token.push_str(header);

@@ -1,16 +1,57 @@
 //! The key-encryption key (KEK) that seals signing keys at rest with AES-256-GCM.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::keys::KeyError;
-
 const SEAL_VERSION: u8 = 1;
+
+/// Why the key-encryption key could not be loaded or used. Messages name the setting
+/// or file at fault and never carry key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KekError {
+    /// The configured or stored text is not base64.
+    #[error("the key-encryption key is not valid base64")]
+    NotBase64,
+    /// It decodes to the wrong number of bytes.
+    #[error("the key-encryption key must be 32 bytes, found {0}")]
+    WrongLength(usize),
+    /// The cryptographic library refused the key.
+    #[error("unusable key")]
+    Unusable,
+    /// The operating system gave no randomness (for a new key or a nonce).
+    #[error("no randomness")]
+    NoRandomness,
+    /// The key file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A new key file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Encryption failed.
+    #[error("sealing failed")]
+    Seal,
+    /// Sealed bytes do not open with this key and context: another key sealed them,
+    /// or they were altered.
+    #[error(
+        "cannot decrypt a stored signing key: the key-encryption key differs from the one that sealed it"
+    )]
+    WrongKey,
+}
 
 /// A 256-bit AES-GCM key. `Debug` prints nothing of it.
 pub struct Kek(LessSafeKey);
@@ -34,26 +75,22 @@ pub enum KekSource {
 
 impl Kek {
     /// From base64 text (standard or URL-safe) holding exactly 32 bytes.
-    pub fn from_base64(text: &str) -> Result<Kek, KeyError> {
+    pub fn from_base64(text: &str) -> Result<Kek, KekError> {
         let text = text.trim();
         let bytes = STANDARD
             .decode(text)
             .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
-            .map_err(|_| KeyError::Kek("the key-encryption key is not valid base64".into()))?;
+            .map_err(|_| KekError::NotBase64)?;
         if bytes.len() != 32 {
-            return Err(KeyError::Kek(format!(
-                "the key-encryption key must be 32 bytes, found {}",
-                bytes.len()
-            )));
+            return Err(KekError::WrongLength(bytes.len()));
         }
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map_err(|_| KeyError::Kek("unusable key".into()))?;
+        let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::Unusable)?;
         Ok(Kek(LessSafeKey::new(key)))
     }
 
     /// The configured KEK if `configured` is non-empty; else the one in `file`,
     /// generating it (mode 0600) if the file does not exist.
-    pub fn load(configured: &str, file: &Path) -> Result<(Kek, KekSource), KeyError> {
+    pub fn load(configured: &str, file: &Path) -> Result<(Kek, KekSource), KekError> {
         if !configured.trim().is_empty() {
             return Ok((Kek::from_base64(configured)?, KekSource::Config));
         }
@@ -63,24 +100,24 @@ impl Kek {
                 let mut raw = [0u8; 32];
                 SystemRandom::new()
                     .fill(&mut raw)
-                    .map_err(|_| KeyError::Kek("no randomness".into()))?;
+                    .map_err(|_| KekError::NoRandomness)?;
                 let text = STANDARD.encode(raw);
                 write_private(file, text.as_bytes())?;
                 Ok((Kek::from_base64(&text)?, KekSource::Generated))
             }
-            Err(e) => Err(KeyError::Kek(format!(
-                "cannot read {}: {e}",
-                file.display()
-            ))),
+            Err(source) => Err(KekError::Read {
+                path: file.to_owned(),
+                source,
+            }),
         }
     }
 
     /// Encrypts `plaintext`, bound to `context` (associated data).
-    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, KekError> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| KeyError::Kek("no randomness".into()))?;
+            .map_err(|_| KekError::NoRandomness)?;
         let mut buf = plaintext.to_vec();
         self.0
             .seal_in_place_append_tag(
@@ -88,7 +125,7 @@ impl Kek {
                 Aad::from(context.as_bytes()),
                 &mut buf,
             )
-            .map_err(|_| KeyError::Kek("sealing failed".into()))?;
+            .map_err(|_| KekError::Seal)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(SEAL_VERSION);
         out.extend_from_slice(&nonce);
@@ -97,13 +134,8 @@ impl Kek {
     }
 
     /// Decrypts what [`Kek::seal`] produced with the same `context`.
-    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let wrong = || {
-            KeyError::Kek(
-                "cannot decrypt a stored signing key: the key-encryption key differs from the one that sealed it"
-                    .into(),
-            )
-        };
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, KekError> {
+        let wrong = || KekError::WrongKey;
         let (version, rest) = sealed.split_first().ok_or_else(wrong)?;
         if *version != SEAL_VERSION || rest.len() < NONCE_LEN {
             return Err(wrong());
@@ -119,8 +151,11 @@ impl Kek {
     }
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
-    let err = |e: std::io::Error| KeyError::Kek(format!("cannot write {}: {e}", path.display()));
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), KekError> {
+    let err = |source| KekError::Write {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
@@ -162,6 +197,32 @@ mod tests {
     fn rejects_bad_keys() {
         assert!(Kek::from_base64("not base64!").is_err());
         assert!(Kek::from_base64(&STANDARD.encode([1u8; 16])).is_err());
+    }
+
+    #[test]
+    fn errors_carry_no_key_material() {
+        let short = STANDARD.encode([0x5a_u8; 16]);
+        let e = Kek::from_base64(&short).unwrap_err();
+        assert!(matches!(e, KekError::WrongLength(16)), "{e:?}");
+        let kek_text = STANDARD.encode([7u8; 32]);
+        let kek = Kek::from_base64(&kek_text).unwrap();
+        let other = Kek::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        let sealed = other.seal("ctx", b"private key bytes").unwrap();
+        let wrong = kek.open("ctx", &sealed).unwrap_err();
+        assert!(matches!(wrong, KekError::WrongKey), "{wrong:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kek");
+        std::fs::write(&file, "hunter2-not-base64!").unwrap();
+        let unreadable = Kek::load("", &file).unwrap_err();
+        for shown in [&e, &wrong, &unreadable]
+            .iter()
+            .flat_map(|e| [e.to_string(), format!("{e:?}")])
+        {
+            for material in [short.as_str(), kek_text.as_str(), "hunter2", "private key"] {
+                assert!(!shown.contains(material), "{shown}");
+            }
+        }
+        assert_eq!(format!("{kek:?}"), "Kek(***)");
     }
 
     #[cfg(unix)]

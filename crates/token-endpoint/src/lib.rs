@@ -5,23 +5,24 @@ mod grant;
 pub mod http;
 pub mod jwt;
 mod kek;
-mod keys;
+mod key_ring;
 mod policy;
 mod request;
+mod signing_key;
 mod throttle;
 
 use std::sync::Arc;
 
 pub use error::TokenError;
 pub use jwt::Audience;
-pub use kek::{Kek, KekSource};
-pub use keys::{
-    KeyError, KeyRing, KeySettings, Keys, SigningAlgorithm, SigningKey, RETIREMENT_LEEWAY,
-};
+pub use kek::{Kek, KekError, KekSource};
+pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, RETIREMENT_LEEWAY};
 pub use policy::{decide, Decision};
 pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest};
+pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};
 pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
 
+use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -68,7 +69,8 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
-/// The token endpoint's domain service: no HTTP types, `now` passed in.
+/// The token endpoint's domain service: no HTTP types, `now` passed in. The HTTP
+/// layer reads the time from its [`Clock`].
 #[derive(Debug)]
 pub struct TokenService {
     store: Store,
@@ -80,15 +82,19 @@ pub struct TokenService {
     throttle: Throttle,
     /// oxide-auth wants a registered URL even in this grant; parsed once.
     registered_url: Option<oxide_auth::primitives::registrar::RegisteredUrl>,
+    /// Where `/token` reads the time: issue time and throttle windows.
+    clock: Clock,
 }
 
 impl TokenService {
-    /// Wires the service.
+    /// Wires the service. `clock` is where `/token` reads the time (issue time and
+    /// throttle windows): [`Clock::system`] in the server, a test clock in tests.
     pub fn new(
         store: Store,
         keys: Arc<Keys>,
         catalogue: ScopeCatalogue,
         settings: TokenSettings,
+        clock: Clock,
     ) -> TokenService {
         let metadata = metadata_document(&settings, &catalogue);
         let registered_url = settings
@@ -104,6 +110,7 @@ impl TokenService {
             settings,
             metadata,
             registered_url,
+            clock,
         }
     }
 
@@ -155,6 +162,11 @@ impl TokenService {
     /// The signing keys.
     pub fn keys(&self) -> &Arc<Keys> {
         &self.keys
+    }
+
+    /// Where `/token` reads the time.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 }
 

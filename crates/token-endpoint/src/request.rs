@@ -124,9 +124,7 @@ fn parse_form(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, TokenError> {
-    let media_type = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase());
+    let media_type = content_type.map(request_body::parse_media_type);
     if media_type.as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(invalid(
             "the body must be application/x-www-form-urlencoded",

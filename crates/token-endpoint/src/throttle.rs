@@ -176,10 +176,15 @@ mod tests {
         IpAddr::from([10, 0, 0, last])
     }
 
+    /// A monotonic instant from a test clock: the throttle is given time, never reads it.
+    fn start() -> Instant {
+        clock::TestClock::starting_now().instant()
+    }
+
     #[test]
     fn a_failing_pair_is_throttled_but_not_the_client_elsewhere() {
         let t = Throttle::new(settings());
-        let now = Instant::now();
+        let now = start();
         for _ in 0..5 {
             assert!(t.check("kg_a", ip(1), now).is_ok());
             t.record_failure("kg_a", ip(1), now);
@@ -204,7 +209,7 @@ mod tests {
     #[test]
     fn a_distributed_attack_does_not_lock_out_a_clean_address() {
         let t = Throttle::new(settings());
-        let now = Instant::now();
+        let now = start();
         for i in 0..8u8 {
             t.record_failure("kg_a", ip(10 + i), now);
         }
@@ -217,7 +222,7 @@ mod tests {
     #[test]
     fn a_noisy_address_is_throttled_for_every_client() {
         let t = Throttle::new(settings());
-        let now = Instant::now();
+        let now = start();
         for i in 0..20 {
             t.record_failure(&format!("kg_{i}"), ip(7), now);
         }
@@ -231,7 +236,7 @@ mod tests {
             max_tracked: 100,
             ..settings()
         });
-        let now = Instant::now();
+        let now = start();
         for i in 0..10_000u32 {
             t.record_failure(&format!("kg_{i}"), IpAddr::from(i.to_be_bytes()), now);
         }

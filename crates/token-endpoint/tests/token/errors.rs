@@ -7,14 +7,15 @@ keypair_store::on_both_backends_async! {
     request_errors_follow_rfc6749;
     hostile_bodies_get_4xx_and_the_server_stays_healthy;
     failed_authentication_is_throttled_without_locking_out_the_client;
+    the_throttle_window_moves_with_the_service_clock;
 }
 
 async fn failed_authentication_answers_are_identical(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
     let store = &f.db.store;
-    let (kp, secret) = account_keypair(store, &["feedback:read"]);
-    let (disabled, disabled_secret) = account_keypair(store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(store, &["feedback:read"], f.clock.now());
+    let (disabled, disabled_secret) = account_keypair(store, &["feedback:read"], f.clock.now());
     store
         .update_keypair(
             &actor(),
@@ -23,12 +24,12 @@ async fn failed_authentication_answers_are_identical(db: TestDb) {
                 enabled: Some(false),
                 ..Default::default()
             },
-            OffsetDateTime::now_utc(),
+            f.clock.now(),
         )
         .unwrap();
-    let (deleted, deleted_secret) = account_keypair(store, &["feedback:read"]);
+    let (deleted, deleted_secret) = account_keypair(store, &["feedback:read"], f.clock.now());
     store
-        .delete_keypair(&actor(), &deleted.client_id, OffsetDateTime::now_utc())
+        .delete_keypair(&actor(), &deleted.client_id, f.clock.now())
         .unwrap();
     let other = ClientSecret::generate();
 
@@ -71,7 +72,7 @@ async fn failed_authentication_answers_are_identical(db: TestDb) {
 async fn request_errors_follow_rfc6749(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
     let id = kp.client_id.as_str();
     let s = secret.expose();
     let auth = basic(id, s);
@@ -168,7 +169,7 @@ async fn request_errors_follow_rfc6749(db: TestDb) {
 async fn hostile_bodies_get_4xx_and_the_server_stays_healthy(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
     let auth = basic(kp.client_id.as_str(), secret.expose());
 
     let send = |ct: Option<&'static str>, body: Vec<u8>, method: Method| {
@@ -240,8 +241,8 @@ async fn hostile_bodies_get_4xx_and_the_server_stays_healthy(db: TestDb) {
 async fn failed_authentication_is_throttled_without_locking_out_the_client(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"]);
-    let (other, other_secret) = account_keypair(&f.db.store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
+    let (other, other_secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
     let from = |auth: String, ip: [u8; 4]| {
         test::TestRequest::post()
             .uri("/token")
@@ -309,4 +310,55 @@ async fn failed_authentication_is_throttled_without_locking_out_the_client(db: T
     )
     .await;
     assert_eq!(r.status, 429);
+}
+
+/// The throttle window is read from the service's clock: moving the test clock past
+/// the window admits a throttled client, with no sleeping.
+async fn the_throttle_window_moves_with_the_service_clock(db: TestDb) {
+    let f = fixture(db, SigningAlgorithm::EdDSA);
+    let app = app!(f.service);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
+    let from_attacker = |auth: String| {
+        test::TestRequest::post()
+            .uri("/token")
+            .peer_addr(std::net::SocketAddr::from(([203, 0, 113, 7], 40000)))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("authorization", auth))
+            .set_payload("grant_type=client_credentials")
+            .to_request()
+    };
+    let wrong = basic(kp.client_id.as_str(), ClientSecret::generate().expose());
+    let right = basic(kp.client_id.as_str(), secret.expose());
+    // 10 failures a minute per (client id, address) by default.
+    for i in 0..10 {
+        let r = reply(test::call_service(&app, from_attacker(wrong.clone())).await).await;
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+    let r = reply(test::call_service(&app, from_attacker(right.clone())).await).await;
+    assert_eq!(r.status, 429, "throttled at t: {}", r.body);
+    assert_eq!(
+        r.header("retry-after"),
+        Some("60"),
+        "the whole window is left"
+    );
+
+    f.clock.advance(std::time::Duration::from_secs(59));
+    let r = reply(test::call_service(&app, from_attacker(right.clone())).await).await;
+    assert_eq!(r.status, 429, "still inside the window at t + 59 s");
+    assert_eq!(r.header("retry-after"), Some("1"));
+
+    f.clock.advance(std::time::Duration::from_secs(2));
+    let r = reply(test::call_service(&app, from_attacker(right)).await).await;
+    assert_eq!(r.status, 200, "admitted at t + 61 s: {}", r.body);
+    let (_, claims) = verify(
+        &app,
+        r.json()["access_token"].as_str().unwrap(),
+        "feedback-api",
+    )
+    .await;
+    assert_eq!(
+        claims["iat"].as_i64().unwrap(),
+        f.clock.now().unix_timestamp(),
+        "issued at the service clock's time"
+    );
 }

@@ -11,7 +11,11 @@ keypair_store::on_both_backends_async! {
 async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read", "feedback:write"]);
+    let (kp, secret) = account_keypair(
+        &f.db.store,
+        &["feedback:read", "feedback:write"],
+        f.clock.now(),
+    );
     let id = kp.client_id.as_str();
 
     let r = post(
@@ -72,7 +76,7 @@ async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
     let (kp2, s2) = {
         let acct =
             f.db.store
-                .create_account(&actor(), "Short", OffsetDateTime::now_utc())
+                .create_account(&actor(), "Short", f.clock.now())
                 .unwrap();
         f.db.store
             .create_keypair(
@@ -86,7 +90,7 @@ async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
                     enabled: true,
                     token_lifetime_seconds: Some(600),
                 },
-                OffsetDateTime::now_utc(),
+                f.clock.now(),
             )
             .unwrap()
     };
@@ -100,7 +104,8 @@ async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
 }
 
 async fn every_algorithm_verifies_with_an_independent_library(db: TestDb) {
-    let (kp, secret) = account_keypair(&db.store, &["feedback:read"]);
+    let clock = TestClock::starting_now();
+    let (kp, secret) = account_keypair(&db.store, &["feedback:read"], clock.now());
     let kek = STANDARD.encode(ring_random());
     for (alg, expected) in [
         (SigningAlgorithm::EdDSA, jsonwebtoken::Algorithm::EdDSA),
@@ -108,7 +113,7 @@ async fn every_algorithm_verifies_with_an_independent_library(db: TestDb) {
         (SigningAlgorithm::RS256, jsonwebtoken::Algorithm::RS256),
     ] {
         // Changing the configured algorithm rotates to a key of that algorithm.
-        let svc = service(&db.store, &kek, alg, OffsetDateTime::now_utc());
+        let svc = service(&db.store, &kek, alg, &clock);
         let app = app!(svc);
         let r = post(
             &app,
@@ -152,7 +157,7 @@ async fn every_algorithm_verifies_with_an_independent_library(db: TestDb) {
 async fn rfc6749_form_encoded_basic_credentials(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
     // Percent-encode every byte of id and secret: a conforming client may.
     let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
     let r = post(

@@ -9,7 +9,7 @@ keypair_store::on_both_backends_async! {
 
 async fn key_rotation_and_restart(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
-    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"]);
+    let (kp, secret) = account_keypair(&f.db.store, &["feedback:read"], f.clock.now());
     let auth = basic(kp.client_id.as_str(), secret.expose());
     let kid_of = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
 
@@ -20,7 +20,9 @@ async fn key_rotation_and_restart(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
-    let t0 = OffsetDateTime::now_utc();
+    // Rotate a second after the first key was made (keys are ordered by creation time).
+    f.clock.advance(std::time::Duration::from_secs(1));
+    let t0 = f.clock.now();
     let new_kid = f.service.keys().rotate(t0).unwrap();
     assert_ne!(kid_of(&before), new_kid);
     let after = post(&app, Some(&auth), "grant_type=client_credentials")
@@ -34,7 +36,7 @@ async fn key_rotation_and_restart(db: TestDb) {
     verify(&app, &after, "feedback-api").await;
 
     // "Restart": a new process loads the same keys from the database.
-    let restarted = service(&f.db.store, &f.kek, SigningAlgorithm::EdDSA, t0);
+    let restarted = service(&f.db.store, &f.kek, SigningAlgorithm::EdDSA, &f.clock);
     let app2 = app!(restarted);
     verify(&app2, &before, "feedback-api").await;
     verify(&app2, &after, "feedback-api").await;

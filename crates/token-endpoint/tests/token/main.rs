@@ -12,6 +12,7 @@ use actix_web::http::Method;
 use actix_web::{test, web, App};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use clock::TestClock;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use keypair_store::testing::TestDb;
@@ -27,6 +28,9 @@ pub(crate) const ISSUER: &str = "http://keygate.test";
 pub(crate) struct Fixture {
     pub db: TestDb,
     pub kek: String,
+    /// The service's clock: it reads the real time at the start, then moves only when
+    /// a test advances it.
+    pub clock: TestClock,
     pub service: web::Data<TokenService>,
 }
 
@@ -63,13 +67,13 @@ pub(crate) fn service(
     store: &Store,
     kek: &str,
     alg: SigningAlgorithm,
-    now: OffsetDateTime,
+    clock: &TestClock,
 ) -> web::Data<TokenService> {
     let keys = Keys::load_or_create(
         store.clone(),
         Kek::from_base64(kek).unwrap(),
         key_settings(alg),
-        now,
+        clock.now(),
     )
     .unwrap();
     web::Data::new(TokenService::new(
@@ -77,13 +81,22 @@ pub(crate) fn service(
         Arc::new(keys),
         catalogue(),
         settings(),
+        clock.clock(),
     ))
 }
 
 pub(crate) fn fixture(db: TestDb, alg: SigningAlgorithm) -> Fixture {
     let kek = STANDARD.encode(ring_random());
-    let service = service(&db.store, &kek, alg, OffsetDateTime::now_utc());
-    Fixture { db, kek, service }
+    // Near the real time: the tokens are verified with jsonwebtoken, which checks `exp`
+    // against the system clock.
+    let clock = TestClock::starting_now();
+    let service = service(&db.store, &kek, alg, &clock);
+    Fixture {
+        db,
+        kek,
+        clock,
+        service,
+    }
 }
 
 pub(crate) fn ring_random() -> [u8; 32] {
@@ -96,14 +109,21 @@ pub(crate) fn actor() -> Actor {
     Actor::system("test")
 }
 
-pub(crate) fn account_keypair(store: &Store, scopes: &[&str]) -> (Keypair, ClientSecret) {
-    let acct = store
-        .create_account(&actor(), "Acme", OffsetDateTime::now_utc())
-        .unwrap();
-    new_keypair(store, Owner::Account(acct.id), scopes)
+pub(crate) fn account_keypair(
+    store: &Store,
+    scopes: &[&str],
+    now: OffsetDateTime,
+) -> (Keypair, ClientSecret) {
+    let acct = store.create_account(&actor(), "Acme", now).unwrap();
+    new_keypair(store, Owner::Account(acct.id), scopes, now)
 }
 
-pub(crate) fn new_keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keypair, ClientSecret) {
+pub(crate) fn new_keypair(
+    store: &Store,
+    owner: Owner,
+    scopes: &[&str],
+    now: OffsetDateTime,
+) -> (Keypair, ClientSecret) {
     let scopes = catalogue().validate_for_keypair(scopes).unwrap();
     store
         .create_keypair(
@@ -115,7 +135,7 @@ pub(crate) fn new_keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keyp
                 enabled: true,
                 token_lifetime_seconds: None,
             },
-            OffsetDateTime::now_utc(),
+            now,
         )
         .unwrap()
 }

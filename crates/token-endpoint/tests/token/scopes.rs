@@ -20,6 +20,7 @@ async fn scopes_and_audiences(db: TestDb) {
             "billing:read",
             "keygate:admin",
         ],
+        f.clock.now(),
     );
     let auth = basic(kp.client_id.as_str(), secret.expose());
     let grant = |extra: &str| format!("grant_type=client_credentials{extra}");
@@ -88,7 +89,7 @@ async fn scopes_and_audiences(db: TestDb) {
     }
 
     // A keypair gets only scopes it holds, whatever it asks for.
-    let (narrow, narrow_secret) = account_keypair(store, &["feedback:read"]);
+    let (narrow, narrow_secret) = account_keypair(store, &["feedback:read"], f.clock.now());
     let r = post(
         &app,
         Some(&basic(narrow.client_id.as_str(), narrow_secret.expose())),
@@ -106,16 +107,16 @@ async fn scopes_and_audiences(db: TestDb) {
 
     // Environment keypairs carry both owner claims.
     let acct = store
-        .create_account(&actor(), "Env", OffsetDateTime::now_utc())
+        .create_account(&actor(), "Env", f.clock.now())
         .unwrap();
     let env = store
-        .create_environment(&actor(), &acct.id, "prod", OffsetDateTime::now_utc())
+        .create_environment(&actor(), &acct.id, "prod", f.clock.now())
         .unwrap();
     let owner = Owner::Environment {
         account_id: acct.id.clone(),
         environment_id: env.id.clone(),
     };
-    let (ekp, esecret) = new_keypair(store, owner, &["feedback:read"]);
+    let (ekp, esecret) = new_keypair(store, owner, &["feedback:read"], f.clock.now());
     let r = post(
         &app,
         Some(&basic(ekp.client_id.as_str(), esecret.expose())),
@@ -136,7 +137,8 @@ async fn scopes_and_audiences(db: TestDb) {
 /// scopes gets, by default, a token a Feedback API cannot replay against the admin API.
 async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
     let kek = STANDARD.encode(ring_random());
-    let now = OffsetDateTime::now_utc();
+    let clock = TestClock::starting_now();
+    let now = clock.now();
     let keys = Keys::load_or_create(
         db.store.clone(),
         Kek::from_base64(&kek).unwrap(),
@@ -149,9 +151,10 @@ async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
         Arc::new(keys),
         catalogue().with_optional(&["keygate:admin"]).unwrap(),
         settings(),
+        clock.clock(),
     ));
     let app = app!(service);
-    let (kp, secret) = account_keypair(&db.store, &["feedback:read", "keygate:admin"]);
+    let (kp, secret) = account_keypair(&db.store, &["feedback:read", "keygate:admin"], now);
     let auth = basic(kp.client_id.as_str(), secret.expose());
     let grant = |extra: &str| format!("grant_type=client_credentials{extra}");
 
@@ -173,7 +176,7 @@ async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
     }
 
     // A keypair holding only optional scopes must ask: the error says how.
-    let (admin_only, admin_secret) = account_keypair(&db.store, &["keygate:admin"]);
+    let (admin_only, admin_secret) = account_keypair(&db.store, &["keygate:admin"], now);
     let r = post(
         &app,
         Some(&basic(admin_only.client_id.as_str(), admin_secret.expose())),
@@ -188,8 +191,8 @@ async fn disable_delete_and_close_take_effect_at_once(db: TestDb) {
     let f = fixture(db, SigningAlgorithm::EdDSA);
     let app = app!(f.service);
     let store = &f.db.store;
-    let now = OffsetDateTime::now_utc;
-    let (kp, secret) = account_keypair(store, &["feedback:read", "feedback:write"]);
+    let now = || f.clock.now();
+    let (kp, secret) = account_keypair(store, &["feedback:read", "feedback:write"], now());
     let auth = basic(kp.client_id.as_str(), secret.expose());
     let ok = |r: &Reply| r.status == 200;
     assert!(ok(&post(
@@ -283,8 +286,14 @@ async fn disable_delete_and_close_take_effect_at_once(db: TestDb) {
             environment_id: env.id.clone(),
         },
         &["feedback:read"],
+        now(),
     );
-    let (akp, as_) = new_keypair(store, Owner::Account(acct.id.clone()), &["feedback:read"]);
+    let (akp, as_) = new_keypair(
+        store,
+        Owner::Account(acct.id.clone()),
+        &["feedback:read"],
+        now(),
+    );
     let eauth = basic(ekp.client_id.as_str(), es.expose());
     let aauth = basic(akp.client_id.as_str(), as_.expose());
     assert!(ok(&post(

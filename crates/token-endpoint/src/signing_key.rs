@@ -1,13 +1,10 @@
-//! Signing keys: generation (EdDSA, ES256, RS256), their public JWKs and RFC 7638
-//! thumbprint key ids, sealing at rest, and the in-process key ring that rotation and
-//! reloads swap atomically.
+//! Signing keys as pure cryptography: generating and parsing them (EdDSA, ES256,
+//! RS256), signing, their public JWKs with RFC 7638 thumbprint key ids, and the JWKS
+//! document. Nothing here touches the store; sealing, storing and rotating keys is
+//! [`crate::key_ring`].
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use keypair_store::{Store, StoreError, StoredSigningKey};
 // aws-lc-rs has ring's API; with parsed keys its Ed25519 and P-256 signatures are
 // faster than ring's here (benches/signing.rs), and it can generate RSA keys.
 use aws_lc_rs::rand::SystemRandom;
@@ -16,33 +13,17 @@ use aws_lc_rs::signature::{
     RSA_PKCS1_SHA256,
 };
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
 
-use crate::kek::Kek;
-
-/// Slack added to token lifetimes when deciding that a retired key can go.
-pub const RETIREMENT_LEEWAY: Duration = Duration::minutes(5);
-
-/// Why keys could not be loaded, made or used.
+/// A key could not be generated, parsed or used to sign. The message names the
+/// operation and never carries key material.
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// The key-encryption key is missing, malformed or wrong.
-    #[error("{0}")]
-    Kek(String),
-    /// A stored key could not be parsed.
-    #[error("stored signing key {kid} is unusable: {reason}")]
-    Corrupt {
-        /// Its id.
-        kid: String,
-        /// Why.
-        reason: String,
-    },
-    /// Key generation or signing failed.
-    #[error("signing key operation failed: {0}")]
-    Crypto(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+#[error("{0}")]
+pub struct CryptoError(String);
+
+impl CryptoError {
+    pub(crate) fn new(message: impl Into<String>) -> CryptoError {
+        CryptoError(message.into())
+    }
 }
 
 /// A JWS algorithm keygate signs with.
@@ -104,8 +85,8 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// Parses a PKCS#8 private key of `alg`. The kid is the RFC 7638 thumbprint.
-    pub fn from_pkcs8(alg: SigningAlgorithm, pkcs8: &[u8]) -> Result<SigningKey, KeyError> {
-        let bad = |e: aws_lc_rs::error::KeyRejected| KeyError::Crypto(e.to_string());
+    pub fn from_pkcs8(alg: SigningAlgorithm, pkcs8: &[u8]) -> Result<SigningKey, CryptoError> {
+        let bad = |e: aws_lc_rs::error::KeyRejected| CryptoError::new(e.to_string());
         let rng = SystemRandom::new();
         let pair = match alg {
             SigningAlgorithm::EdDSA => {
@@ -130,9 +111,9 @@ impl SigningKey {
     }
 
     /// A new random key and its PKCS#8 encoding (to seal and store).
-    pub fn generate(alg: SigningAlgorithm) -> Result<(SigningKey, Vec<u8>), KeyError> {
+    pub fn generate(alg: SigningAlgorithm) -> Result<(SigningKey, Vec<u8>), CryptoError> {
         let rng = SystemRandom::new();
-        let crypto = |_| KeyError::Crypto(format!("cannot generate a {} key", alg.as_str()));
+        let crypto = |_| CryptoError::new(format!("cannot generate a {} key", alg.as_str()));
         let pkcs8 = match alg {
             SigningAlgorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map_err(crypto)?
@@ -148,10 +129,10 @@ impl SigningKey {
             SigningAlgorithm::RS256 => {
                 use aws_lc_rs::encoding::AsDer as _;
                 let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-                    .map_err(|_| KeyError::Crypto("cannot generate an RSA key".into()))?;
+                    .map_err(|_| CryptoError::new("cannot generate an RSA key"))?;
                 let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair
                     .as_der()
-                    .map_err(|_| KeyError::Crypto("cannot encode an RSA key".into()))?;
+                    .map_err(|_| CryptoError::new("cannot encode an RSA key"))?;
                 der.as_ref().to_vec()
             }
         };
@@ -174,8 +155,8 @@ impl SigningKey {
     }
 
     /// Signs `message` (the JWS signing input).
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let failed = |_| KeyError::Crypto("signing failed".into());
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let failed = |_| CryptoError::new("signing failed");
         match &self.pair {
             Pair::Ed(k) => Ok(k.sign(message).as_ref().to_vec()),
             Pair::Ec(k) => Ok(k
@@ -236,169 +217,9 @@ fn thumbprint(members: &serde_json::Value) -> String {
     ))
 }
 
-fn seal_context(kid: &str, alg: &str) -> String {
-    format!("keygate signing key|{kid}|{alg}")
-}
-
-/// The keys in force: the current signer and the JWKS document to publish.
-#[derive(Debug)]
-pub struct KeyRing {
-    /// Signs new tokens.
-    pub current: SigningKey,
-    /// `{"keys":[...]}`: the current key and retired keys that may still have live tokens.
-    pub jwks: String,
-    /// Ids in `jwks`, newest first.
-    pub published_kids: Vec<String>,
-}
-
-/// Settings for [`Keys`].
-#[derive(Clone, Copy, Debug)]
-pub struct KeySettings {
-    /// Algorithm of new keys.
-    pub algorithm: SigningAlgorithm,
-    /// The longest token lifetime: a retired key is published this long (plus a leeway).
-    pub max_token_lifetime: Duration,
-}
-
-/// The signing keys of this process, backed by the store.
-#[derive(Debug)]
-pub struct Keys {
-    store: Store,
-    kek: Kek,
-    settings: KeySettings,
-    ring: ArcSwap<KeyRing>,
-}
-
-impl Keys {
-    /// Loads the keys, creating the first one (or rotating to the configured algorithm).
-    pub fn load_or_create(
-        store: Store,
-        kek: Kek,
-        settings: KeySettings,
-        now: OffsetDateTime,
-    ) -> Result<Keys, KeyError> {
-        let ring = match build_ring(&store, &kek, &settings, now)? {
-            Some(ring) if ring.current.algorithm() == settings.algorithm => ring,
-            existing => {
-                if let Some(r) = &existing {
-                    tracing::info!(
-                        from = r.current.algorithm().as_str(),
-                        to = settings.algorithm.as_str(),
-                        "signing algorithm changed: rotating"
-                    );
-                }
-                insert_new_key(&store, &kek, settings.algorithm, now)?;
-                build_ring(&store, &kek, &settings, now)?
-                    .ok_or_else(|| KeyError::Crypto("no signing key after creating one".into()))?
-            }
-        };
-        tracing::info!(
-            kid = ring.current.kid(),
-            alg = ring.current.algorithm().as_str(),
-            "signing key loaded"
-        );
-        Ok(Keys {
-            store,
-            kek,
-            settings,
-            ring: ArcSwap::from_pointee(ring),
-        })
-    }
-
-    /// The keys in force.
-    pub fn ring(&self) -> Arc<KeyRing> {
-        self.ring.load_full()
-    }
-
-    /// Adds a new key that signs from now on; the previous ones stay published until
-    /// their tokens have expired. Returns the new key id.
-    pub fn rotate(&self, now: OffsetDateTime) -> Result<String, KeyError> {
-        let kid = insert_new_key(&self.store, &self.kek, self.settings.algorithm, now)?;
-        self.reload(now)?;
-        Ok(kid)
-    }
-
-    /// Re-reads the keys (another process may have rotated) and drops keys whose
-    /// tokens have all expired.
-    pub fn reload(&self, now: OffsetDateTime) -> Result<(), KeyError> {
-        let cutoff = now - self.settings.max_token_lifetime - RETIREMENT_LEEWAY;
-        let purged = self.store.purge_signing_keys_retired_before(cutoff)?;
-        if purged > 0 {
-            tracing::info!(purged, "retired signing keys removed");
-        }
-        if let Some(ring) = build_ring(&self.store, &self.kek, &self.settings, now)? {
-            if ring.published_kids != self.ring.load().published_kids {
-                tracing::info!(kid = ring.current.kid(), "signing keys reloaded");
-            }
-            self.ring.store(Arc::new(ring));
-        }
-        Ok(())
-    }
-}
-
-fn insert_new_key(
-    store: &Store,
-    kek: &Kek,
-    alg: SigningAlgorithm,
-    now: OffsetDateTime,
-) -> Result<String, KeyError> {
-    let (key, pkcs8) = SigningKey::generate(alg)?;
-    let sealed = kek.seal(&seal_context(key.kid(), alg.as_str()), &pkcs8)?;
-    store.rotate_signing_key(
-        &StoredSigningKey {
-            kid: key.kid().to_owned(),
-            algorithm: alg.as_str().to_owned(),
-            private_key_sealed: sealed,
-            public_jwk: key.public_jwk().to_string(),
-            created_at: now,
-            retired_at: None,
-        },
-        now,
-    )?;
-    tracing::info!(kid = key.kid(), alg = alg.as_str(), "new signing key");
-    Ok(key.kid().to_owned())
-}
-
-/// The newest unretired key signs; every key retired recently enough is published.
-fn build_ring(
-    store: &Store,
-    kek: &Kek,
-    settings: &KeySettings,
-    now: OffsetDateTime,
-) -> Result<Option<KeyRing>, KeyError> {
-    let stored = store.signing_keys()?;
-    let Some(current) = stored.iter().find(|k| k.retired_at.is_none()) else {
-        return Ok(None);
-    };
-    let alg = SigningAlgorithm::parse(&current.algorithm).ok_or_else(|| KeyError::Corrupt {
-        kid: current.kid.clone(),
-        reason: format!("unknown algorithm {}", current.algorithm),
-    })?;
-    let pkcs8 = kek.open(
-        &seal_context(&current.kid, &current.algorithm),
-        &current.private_key_sealed,
-    )?;
-    let signer = SigningKey::from_pkcs8(alg, &pkcs8)?;
-    let keep_after = now - settings.max_token_lifetime - RETIREMENT_LEEWAY;
-    let mut jwks = Vec::new();
-    let mut kids = Vec::new();
-    for k in stored
-        .iter()
-        .filter(|k| k.retired_at.is_none_or(|r| r > keep_after))
-    {
-        let jwk: serde_json::Value =
-            serde_json::from_str(&k.public_jwk).map_err(|e| KeyError::Corrupt {
-                kid: k.kid.clone(),
-                reason: e.to_string(),
-            })?;
-        jwks.push(jwk);
-        kids.push(k.kid.clone());
-    }
-    Ok(Some(KeyRing {
-        current: signer,
-        jwks: json!({ "keys": jwks }).to_string(),
-        published_kids: kids,
-    }))
+/// The JWKS document (RFC 7517 §5) publishing `keys`: `{"keys":[...]}`.
+pub(crate) fn jwks_document(keys: Vec<serde_json::Value>) -> String {
+    json!({ "keys": keys }).to_string()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ keypair_store::on_both_backends_async! {
     bad_input_gets_400_naming_the_field;
     cascades_and_changes_take_effect_at_the_token_endpoint;
     listings_paginate_and_audit_records_every_change;
+    trailing_data_after_the_body_is_refused;
 }
 
 fn operator(env: &Env) -> String {
@@ -685,4 +686,73 @@ async fn listings_paginate_and_audit_records_every_change(db: TestDb) {
     assert_eq!(items[1]["detail"], "enabled");
     assert!(items.iter().all(|i| i["actor"] == op_id.as_str()));
     assert!(audit["next_cursor"].is_string());
+}
+
+async fn trailing_data_after_the_body_is_refused(db: TestDb) {
+    let env = Env::new(db);
+    let app = admin_app!(env);
+    let op = operator(&env);
+    let a = send(
+        &app,
+        call(
+            "post",
+            "/admin/v1/accounts",
+            Some(&op),
+            Some(json!({"name": "A"})),
+        ),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kp = send(
+        &app,
+        call(
+            "post",
+            &format!("/admin/v1/accounts/{a}/keypairs"),
+            Some(&op),
+            Some(json!({"scopes": []})),
+        ),
+    )
+    .await
+    .json()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let raw = |m: actix_web::test::TestRequest, path: &str, body: &str| {
+        m.uri(path)
+            .insert_header(("authorization", format!("Bearer {op}")))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body.to_owned())
+    };
+    let before = env.db.dump_all_columns();
+    let r = send(
+        &app,
+        raw(
+            actix_web::test::TestRequest::patch(),
+            &format!("/admin/v1/keypairs/{kp}"),
+            r#"{"enabled":false}{"enabled":true}"#,
+        ),
+    )
+    .await;
+    assert_eq!((r.status, field(&r).as_str()), (400, "body"), "{}", r.body);
+    let r = send(
+        &app,
+        raw(
+            actix_web::test::TestRequest::post(),
+            "/admin/v1/accounts",
+            r#"{"name":"Acme"} this is not JSON"#,
+        ),
+    )
+    .await;
+    assert_eq!((r.status, field(&r).as_str()), (400, "body"), "{}", r.body);
+    assert_eq!(env.db.dump_all_columns(), before);
+    let k = send(
+        &app,
+        call("get", &format!("/admin/v1/keypairs/{kp}"), Some(&op), None),
+    )
+    .await
+    .json();
+    assert_eq!(k["enabled"], true);
 }

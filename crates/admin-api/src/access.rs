@@ -1,29 +1,16 @@
 //! Who may see and do what (design: "Admin REST API"). Pure functions: no HTTP, no
 //! database. Objects outside the caller's reach are *invisible* (the handler answers
 //! 404); visible objects the caller may not change give 403.
+//!
+//! Each [`RoleBinding`] reaches some objects; a [`Principal`] reaches, for each object,
+//! the most any of its bindings reaches (no bindings: nothing).
 
 use keypair_store::{AccountId, EnvironmentId, Owner};
 
-/// The caller's role, from its keypair as it is in the database now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// An operator keypair (`keygate:operator`, from `keygate bootstrap`): everything.
-    Operator,
-    /// An account-owned keypair holding `keygate:admin`: the account, its environments
-    /// and all their keypairs.
-    AccountAdmin(AccountId),
-    /// An environment-owned keypair holding `keygate:admin`: that environment's
-    /// keypairs (and reading the environment itself).
-    EnvironmentAdmin {
-        /// The environment's account.
-        account_id: AccountId,
-        /// The environment.
-        environment_id: EnvironmentId,
-    },
-}
+use crate::principal::{Principal, RoleBinding};
 
-/// How far a caller reaches for some object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How far a caller reaches for some object, from least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reach {
     /// Invisible: answer 404.
     None,
@@ -33,18 +20,17 @@ pub enum Reach {
     Manage,
 }
 
-impl Role {
+impl RoleBinding {
     /// Creating accounts.
     pub fn may_create_accounts(&self) -> bool {
-        matches!(self, Role::Operator)
+        matches!(self, RoleBinding::Operator)
     }
 
-    /// An account object and its account-level children (its environment list, its
-    /// account-owned keypairs, its audit trail). Closing the account needs `Manage`.
+    /// An account object. Closing the account needs `Manage`.
     pub fn account(&self, id: &AccountId) -> Reach {
         match self {
-            Role::Operator => Reach::Manage,
-            Role::AccountAdmin(a) if a == id => Reach::Read,
+            RoleBinding::Operator => Reach::Manage,
+            RoleBinding::AccountAdmin(a) if a == id => Reach::Read,
             _ => Reach::None,
         }
     }
@@ -53,8 +39,8 @@ impl Role {
     /// listing them, reading the audit trail.
     pub fn account_children(&self, id: &AccountId) -> Reach {
         match self {
-            Role::Operator => Reach::Manage,
-            Role::AccountAdmin(a) if a == id => Reach::Manage,
+            RoleBinding::Operator => Reach::Manage,
+            RoleBinding::AccountAdmin(a) if a == id => Reach::Manage,
             _ => Reach::None,
         }
     }
@@ -62,9 +48,11 @@ impl Role {
     /// An environment object (closing it needs `Manage`).
     pub fn environment(&self, account: &AccountId, env: &EnvironmentId) -> Reach {
         match self {
-            Role::Operator => Reach::Manage,
-            Role::AccountAdmin(a) if a == account => Reach::Manage,
-            Role::EnvironmentAdmin { environment_id, .. } if environment_id == env => Reach::Read,
+            RoleBinding::Operator => Reach::Manage,
+            RoleBinding::AccountAdmin(a) if a == account => Reach::Manage,
+            RoleBinding::EnvironmentAdmin { environment_id, .. } if environment_id == env => {
+                Reach::Read
+            }
             _ => Reach::None,
         }
     }
@@ -72,7 +60,9 @@ impl Role {
     /// An environment's keypairs (create, list).
     pub fn environment_keypairs(&self, account: &AccountId, env: &EnvironmentId) -> Reach {
         match self {
-            Role::EnvironmentAdmin { environment_id, .. } if environment_id == env => Reach::Manage,
+            RoleBinding::EnvironmentAdmin { environment_id, .. } if environment_id == env => {
+                Reach::Manage
+            }
             other => other.environment(account, env),
         }
     }
@@ -80,13 +70,15 @@ impl Role {
     /// One keypair, by its owner.
     pub fn keypair(&self, owner: &Owner) -> Reach {
         match (self, owner) {
-            (Role::Operator, _) => Reach::Manage,
-            (Role::AccountAdmin(a), Owner::Account(o)) if a == o => Reach::Manage,
-            (Role::AccountAdmin(a), Owner::Environment { account_id, .. }) if a == account_id => {
+            (RoleBinding::Operator, _) => Reach::Manage,
+            (RoleBinding::AccountAdmin(a), Owner::Account(o)) if a == o => Reach::Manage,
+            (RoleBinding::AccountAdmin(a), Owner::Environment { account_id, .. })
+                if a == account_id =>
+            {
                 Reach::Manage
             }
             (
-                Role::EnvironmentAdmin { environment_id, .. },
+                RoleBinding::EnvironmentAdmin { environment_id, .. },
                 Owner::Environment {
                     environment_id: e, ..
                 },
@@ -96,9 +88,66 @@ impl Role {
     }
 }
 
+impl Principal {
+    /// The most any binding reaches.
+    fn reach(&self, f: impl Fn(&RoleBinding) -> Reach) -> Reach {
+        self.bindings().iter().map(f).max().unwrap_or(Reach::None)
+    }
+
+    /// Creating accounts.
+    pub fn may_create_accounts(&self) -> bool {
+        self.bindings().iter().any(RoleBinding::may_create_accounts)
+    }
+
+    /// See [`RoleBinding::account`].
+    pub fn account(&self, id: &AccountId) -> Reach {
+        self.reach(|b| b.account(id))
+    }
+
+    /// See [`RoleBinding::account_children`].
+    pub fn account_children(&self, id: &AccountId) -> Reach {
+        self.reach(|b| b.account_children(id))
+    }
+
+    /// See [`RoleBinding::environment`].
+    pub fn environment(&self, account: &AccountId, env: &EnvironmentId) -> Reach {
+        self.reach(|b| b.environment(account, env))
+    }
+
+    /// See [`RoleBinding::environment_keypairs`].
+    pub fn environment_keypairs(&self, account: &AccountId, env: &EnvironmentId) -> Reach {
+        self.reach(|b| b.environment_keypairs(account, env))
+    }
+
+    /// See [`RoleBinding::keypair`].
+    pub fn keypair(&self, owner: &Owner) -> Reach {
+        self.reach(|b| b.keypair(owner))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use keypair_store::Actor;
+
     use super::*;
+
+    fn principal(bindings: Vec<RoleBinding>) -> Principal {
+        Principal::new(Actor::system("test"), bindings)
+    }
+
+    fn env_admin(account: &AccountId, env: &EnvironmentId) -> RoleBinding {
+        RoleBinding::EnvironmentAdmin {
+            account_id: account.clone(),
+            environment_id: env.clone(),
+        }
+    }
+
+    fn env_owner(account: &AccountId, env: &EnvironmentId) -> Owner {
+        Owner::Environment {
+            account_id: account.clone(),
+            environment_id: env.clone(),
+        }
+    }
 
     #[test]
     fn reach_follows_the_design_table() {
@@ -106,21 +155,13 @@ mod tests {
         let b = AccountId::generate();
         let e1 = EnvironmentId::generate();
         let e2 = EnvironmentId::generate();
-        let acct_admin = Role::AccountAdmin(a.clone());
-        let env_admin = Role::EnvironmentAdmin {
-            account_id: a.clone(),
-            environment_id: e1.clone(),
-        };
-        let env_owner = Owner::Environment {
-            account_id: a.clone(),
-            environment_id: e1.clone(),
-        };
-        let sibling_owner = Owner::Environment {
-            account_id: a.clone(),
-            environment_id: e2.clone(),
-        };
+        let operator = principal(vec![RoleBinding::Operator]);
+        let acct_admin = principal(vec![RoleBinding::AccountAdmin(a.clone())]);
+        let env_admin = principal(vec![env_admin(&a, &e1)]);
+        let env_owner_ = env_owner(&a, &e1);
+        let sibling_owner = env_owner(&a, &e2);
 
-        assert!(Role::Operator.may_create_accounts() && !acct_admin.may_create_accounts());
+        assert!(operator.may_create_accounts() && !acct_admin.may_create_accounts());
         assert_eq!(acct_admin.account(&a), Reach::Read);
         assert_eq!(acct_admin.account(&b), Reach::None);
         assert_eq!(env_admin.account(&a), Reach::None);
@@ -128,11 +169,108 @@ mod tests {
         assert_eq!(env_admin.environment(&a, &e1), Reach::Read);
         assert_eq!(env_admin.environment(&a, &e2), Reach::None);
         assert_eq!(env_admin.environment_keypairs(&a, &e1), Reach::Manage);
-        assert_eq!(acct_admin.keypair(&env_owner), Reach::Manage);
-        assert_eq!(env_admin.keypair(&env_owner), Reach::Manage);
+        assert_eq!(acct_admin.keypair(&env_owner_), Reach::Manage);
+        assert_eq!(env_admin.keypair(&env_owner_), Reach::Manage);
         assert_eq!(env_admin.keypair(&sibling_owner), Reach::None);
         assert_eq!(env_admin.keypair(&Owner::Account(a.clone())), Reach::None);
         assert_eq!(acct_admin.keypair(&Owner::Operator), Reach::None);
-        assert_eq!(Role::Operator.keypair(&Owner::Operator), Reach::Manage);
+        assert_eq!(operator.keypair(&Owner::Operator), Reach::Manage);
+    }
+
+    #[test]
+    fn a_principal_without_bindings_reaches_nothing() {
+        let a = AccountId::generate();
+        let e = EnvironmentId::generate();
+        let nobody = principal(vec![]);
+        assert!(!nobody.may_create_accounts());
+        assert_eq!(nobody.account(&a), Reach::None);
+        assert_eq!(nobody.account_children(&a), Reach::None);
+        assert_eq!(nobody.environment(&a, &e), Reach::None);
+        assert_eq!(nobody.environment_keypairs(&a, &e), Reach::None);
+        assert_eq!(nobody.keypair(&env_owner(&a, &e)), Reach::None);
+        assert_eq!(nobody.keypair(&Owner::Operator), Reach::None);
+    }
+
+    #[test]
+    fn several_environment_bindings_reach_each_of_their_environments_only() {
+        let a = AccountId::generate();
+        let [e1, e2, e3] = [(); 3].map(|_| EnvironmentId::generate());
+        let p = principal(vec![env_admin(&a, &e1), env_admin(&a, &e2)]);
+
+        for e in [&e1, &e2] {
+            assert_eq!(p.environment(&a, e), Reach::Read);
+            assert_eq!(p.environment_keypairs(&a, e), Reach::Manage);
+            assert_eq!(p.keypair(&env_owner(&a, e)), Reach::Manage);
+        }
+        assert_eq!(p.environment(&a, &e3), Reach::None);
+        assert_eq!(p.environment_keypairs(&a, &e3), Reach::None);
+        assert_eq!(p.keypair(&env_owner(&a, &e3)), Reach::None);
+        // Two environments of an account are not the account.
+        assert_eq!(p.account(&a), Reach::None);
+        assert_eq!(p.account_children(&a), Reach::None);
+        assert_eq!(p.keypair(&Owner::Account(a.clone())), Reach::None);
+        assert!(!p.may_create_accounts());
+    }
+
+    #[test]
+    fn an_account_binding_and_an_environment_binding_elsewhere_reach_both() {
+        let a = AccountId::generate();
+        let b = AccountId::generate();
+        let c = AccountId::generate();
+        let a1 = EnvironmentId::generate();
+        let b1 = EnvironmentId::generate();
+        let b2 = EnvironmentId::generate();
+        let c1 = EnvironmentId::generate();
+        let p = principal(vec![
+            RoleBinding::AccountAdmin(a.clone()),
+            env_admin(&b, &b1),
+        ]);
+
+        // Everything the account binding gives, in account A.
+        assert_eq!(p.account(&a), Reach::Read);
+        assert_eq!(p.account_children(&a), Reach::Manage);
+        assert_eq!(p.environment(&a, &a1), Reach::Manage);
+        assert_eq!(p.keypair(&Owner::Account(a.clone())), Reach::Manage);
+        assert_eq!(p.keypair(&env_owner(&a, &a1)), Reach::Manage);
+        // Only the one environment in account B.
+        assert_eq!(p.account(&b), Reach::None);
+        assert_eq!(p.account_children(&b), Reach::None);
+        assert_eq!(p.environment(&b, &b1), Reach::Read);
+        assert_eq!(p.environment_keypairs(&b, &b1), Reach::Manage);
+        assert_eq!(p.keypair(&env_owner(&b, &b1)), Reach::Manage);
+        assert_eq!(p.environment(&b, &b2), Reach::None);
+        assert_eq!(p.keypair(&env_owner(&b, &b2)), Reach::None);
+        assert_eq!(p.keypair(&Owner::Account(b.clone())), Reach::None);
+        // Nothing in account C, and still no operator powers.
+        assert_eq!(p.account(&c), Reach::None);
+        assert_eq!(p.environment(&c, &c1), Reach::None);
+        assert_eq!(p.keypair(&Owner::Operator), Reach::None);
+        assert!(!p.may_create_accounts());
+    }
+
+    #[test]
+    fn the_most_any_binding_gives_wins() {
+        let a = AccountId::generate();
+        let e = EnvironmentId::generate();
+        // An environment binding alone reads the environment; with the account's
+        // binding too, the environment may be closed.
+        let env_only = principal(vec![env_admin(&a, &e)]);
+        let both = principal(vec![
+            env_admin(&a, &e),
+            RoleBinding::AccountAdmin(a.clone()),
+        ]);
+        assert_eq!(env_only.environment(&a, &e), Reach::Read);
+        assert_eq!(both.environment(&a, &e), Reach::Manage);
+        // The order of bindings does not matter.
+        let reversed = principal(vec![
+            RoleBinding::AccountAdmin(a.clone()),
+            env_admin(&a, &e),
+        ]);
+        assert_eq!(reversed.environment(&a, &e), Reach::Manage);
+        // An operator binding next to anything reaches everything.
+        let op = principal(vec![env_admin(&a, &e), RoleBinding::Operator]);
+        assert!(op.may_create_accounts());
+        assert_eq!(op.account(&AccountId::generate()), Reach::Manage);
+        assert_eq!(op.keypair(&Owner::Operator), Reach::Manage);
     }
 }

@@ -42,13 +42,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses JSON into `T`, naming the field at fault.
+/// Parses a body that is exactly one JSON object (whitespace around it allowed) into
+/// `T`, naming the field at fault. Anything after the object is refused as `body`, so
+/// `{"enabled":false}{"enabled":true}` cannot half-apply.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(AdminError::bad("body", "a JSON object is required"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -69,6 +71,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
             .to_owned();
         AdminError::bad(field, message)
     })?;
+    de.end()
+        .map_err(|_| AdminError::bad("body", "data after the JSON object"))?;
     Ok(value)
 }
 
@@ -127,6 +131,15 @@ mod tests {
         // Found by the admin_json fuzz target: an empty unknown key.
         assert_eq!(field_of("{\"\"\u{0}\u{0}\u{0}"), "body");
         assert_eq!(field_of(r#"{"": 1}"#), "body");
+    }
+
+    #[test]
+    fn the_body_is_exactly_one_object() {
+        assert!(parse_json::<Input>(b" {\"name\": \"a\"} \r\n\t").is_ok());
+        assert_eq!(field_of(r#"{"name": "a"}{"name": "b"}"#), "body");
+        assert_eq!(field_of(r#"{"name": "a"} this is not JSON"#), "body");
+        assert_eq!(field_of(r#"{"name": "a"} 1"#), "body");
+        assert_eq!(field_of(r#"{"name": "a"}}"#), "body");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Thin handlers: extract (caller first, so unauthenticated requests get 401 before
-//! anything else), call one operation off the async workers, map the result.
+//! anything else), take `now` from the API's clock, call one operation off the async
+//! workers, map the result.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use keypair_store::{AccountId, ClientId, EnvironmentId};
-use time::OffsetDateTime;
 
 use crate::auth::Caller;
 use crate::body::{page_request, JsonBody};
@@ -40,21 +40,21 @@ fn client_id(path: &str) -> Result<ClientId, AdminError> {
 }
 
 pub async fn create_account(caller: Caller, api: Api, body: JsonBody<NameInput>) -> Reply {
-    let now = OffsetDateTime::now_utc();
-    let account = run(api, move |a| a.create_account(&caller, body.0, now)).await?;
+    let now = api.clock.now();
+    let account = run(api, move |a| a.create_account(&caller.0, body.0, now)).await?;
     Ok(HttpResponse::Created().json(AccountView::from(&account)))
 }
 
 pub async fn get_account(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = account_id(&path)?;
-    let account = run(api, move |a| a.get_account(&caller, &id)).await?;
+    let account = run(api, move |a| a.get_account(&caller.0, &id)).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
 
 pub async fn close_account(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = account_id(&path)?;
-    let now = OffsetDateTime::now_utc();
-    run(api, move |a| a.close_account(&caller, &id, now)).await?;
+    let now = api.clock.now();
+    run(api, move |a| a.close_account(&caller.0, &id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -65,9 +65,9 @@ pub async fn create_environment(
     body: JsonBody<NameInput>,
 ) -> Reply {
     let id = account_id(&path)?;
-    let now = OffsetDateTime::now_utc();
+    let now = api.clock.now();
     let env = run(api, move |a| {
-        a.create_environment(&caller, &id, body.0, now)
+        a.create_environment(&caller.0, &id, body.0, now)
     })
     .await?;
     Ok(HttpResponse::Created().json(EnvironmentView::from(&env)))
@@ -81,20 +81,20 @@ pub async fn list_environments(
 ) -> Reply {
     let id = account_id(&path)?;
     let page = page_request(req.query_string())?;
-    let list = run(api, move |a| a.list_environments(&caller, &id, &page)).await?;
+    let list = run(api, move |a| a.list_environments(&caller.0, &id, &page)).await?;
     Ok(HttpResponse::Ok().json(ListView::of(&list, |e| EnvironmentView::from(e))))
 }
 
 pub async fn get_environment(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = environment_id(&path)?;
-    let env = run(api, move |a| a.get_environment(&caller, &id)).await?;
+    let env = run(api, move |a| a.get_environment(&caller.0, &id)).await?;
     Ok(HttpResponse::Ok().json(EnvironmentView::from(&env)))
 }
 
 pub async fn close_environment(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = environment_id(&path)?;
-    let now = OffsetDateTime::now_utc();
-    run(api, move |a| a.close_environment(&caller, &id, now)).await?;
+    let now = api.clock.now();
+    run(api, move |a| a.close_environment(&caller.0, &id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -105,9 +105,9 @@ pub async fn create_account_keypair(
     body: JsonBody<NewKeypairInput>,
 ) -> Reply {
     let id = account_id(&path)?;
-    let now = OffsetDateTime::now_utc();
+    let now = api.clock.now();
     let (kp, secret) = run(api, move |a| {
-        a.create_account_keypair(&caller, &id, body.0, now)
+        a.create_account_keypair(&caller.0, &id, body.0, now)
     })
     .await?;
     Ok(created_keypair(&kp, &secret))
@@ -120,9 +120,9 @@ pub async fn create_environment_keypair(
     body: JsonBody<NewKeypairInput>,
 ) -> Reply {
     let id = environment_id(&path)?;
-    let now = OffsetDateTime::now_utc();
+    let now = api.clock.now();
     let (kp, secret) = run(api, move |a| {
-        a.create_environment_keypair(&caller, &id, body.0, now)
+        a.create_environment_keypair(&caller.0, &id, body.0, now)
     })
     .await?;
     Ok(created_keypair(&kp, &secret))
@@ -146,7 +146,7 @@ pub async fn list_account_keypairs(
 ) -> Reply {
     let id = account_id(&path)?;
     let page = page_request(req.query_string())?;
-    let list = run(api, move |a| a.list_account_keypairs(&caller, &id, &page)).await?;
+    let list = run(api, move |a| a.list_account_keypairs(&caller.0, &id, &page)).await?;
     Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
 }
 
@@ -159,7 +159,7 @@ pub async fn list_environment_keypairs(
     let id = environment_id(&path)?;
     let page = page_request(req.query_string())?;
     let list = run(api, move |a| {
-        a.list_environment_keypairs(&caller, &id, &page)
+        a.list_environment_keypairs(&caller.0, &id, &page)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
@@ -167,7 +167,7 @@ pub async fn list_environment_keypairs(
 
 pub async fn get_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = client_id(&path)?;
-    let kp = run(api, move |a| a.get_keypair(&caller, &id)).await?;
+    let kp = run(api, move |a| a.get_keypair(&caller.0, &id)).await?;
     Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
 }
 
@@ -178,15 +178,15 @@ pub async fn update_keypair(
     body: JsonBody<KeypairPatchInput>,
 ) -> Reply {
     let id = client_id(&path)?;
-    let now = OffsetDateTime::now_utc();
-    let kp = run(api, move |a| a.update_keypair(&caller, &id, body.0, now)).await?;
+    let now = api.clock.now();
+    let kp = run(api, move |a| a.update_keypair(&caller.0, &id, body.0, now)).await?;
     Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
 }
 
 pub async fn delete_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = client_id(&path)?;
-    let now = OffsetDateTime::now_utc();
-    run(api, move |a| a.delete_keypair(&caller, &id, now)).await?;
+    let now = api.clock.now();
+    run(api, move |a| a.delete_keypair(&caller.0, &id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -198,6 +198,6 @@ pub async fn list_audit(
 ) -> Reply {
     let id = account_id(&path)?;
     let page = page_request(req.query_string())?;
-    let list = run(api, move |a| a.list_audit(&caller, &id, &page)).await?;
+    let list = run(api, move |a| a.list_audit(&caller.0, &id, &page)).await?;
     Ok(HttpResponse::Ok().json(ListView::of(&list, |r| AuditView::from(r))))
 }

@@ -6,33 +6,41 @@ pub mod body;
 mod error;
 mod handlers;
 pub mod ops;
+pub mod principal;
 pub mod views;
 
 pub use error::AdminError;
+pub use principal::{Principal, RoleBinding};
 
 use actix_web::web;
+use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
 
-/// The admin API's state: the store, the scope catalogue and the lifetime bound.
+/// The admin API's state: the store, the scope catalogue, the lifetime bound and the
+/// clock that stamps every change.
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
     catalogue: ScopeCatalogue,
     max_token_lifetime_seconds: u32,
+    clock: Clock,
 }
 
 impl AdminApi {
     /// Wires the API. Register it with `App::app_data(web::Data::new(api))` together with
-    /// a `web::Data<resource_guard::Guard>` for the issuer's own audience.
+    /// a `web::Data<resource_guard::Guard>` for the issuer's own audience. Handlers take
+    /// `now` from `clock` (`Clock::system()` in production).
     pub fn new(
         store: Store,
         catalogue: ScopeCatalogue,
         max_token_lifetime_seconds: u32,
+        clock: Clock,
     ) -> AdminApi {
         AdminApi {
             store,
             catalogue,
             max_token_lifetime_seconds,
+            clock,
         }
     }
 }

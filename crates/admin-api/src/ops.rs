@@ -1,5 +1,5 @@
-//! Admin operations: permission checks, then one store call. No HTTP types; `now`
-//! is a parameter.
+//! Admin operations: permission checks from the caller's [`Principal`], then one store
+//! call. No HTTP types; `now` is a parameter.
 
 use keypair_store::{
     Account, AccountId, AuditRecord, ClientId, ClientSecret, Environment, EnvironmentId, Keypair,
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::access::Reach;
-use crate::auth::Caller;
+use crate::principal::Principal;
 use crate::{AdminApi, AdminError};
 
 /// Most scopes one keypair may hold.
@@ -100,68 +100,68 @@ impl AdminApi {
     /// `POST /accounts` (operators only).
     pub fn create_account(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         input: NameInput,
         now: OffsetDateTime,
     ) -> Result<Account, AdminError> {
-        if !caller.role.may_create_accounts() {
+        if !caller.may_create_accounts() {
             return Err(AdminError::Forbidden);
         }
         Ok(self
             .store
-            .create_account(&caller.actor(), &input.name, now)?)
+            .create_account(caller.actor(), &input.name, now)?)
     }
 
     /// `GET /accounts/{id}`.
-    pub fn get_account(&self, caller: &Caller, id: &AccountId) -> Result<Account, AdminError> {
-        require(caller.role.account(id), Reach::Read)?;
+    pub fn get_account(&self, caller: &Principal, id: &AccountId) -> Result<Account, AdminError> {
+        require(caller.account(id), Reach::Read)?;
         Ok(self.store.get_account(id)?)
     }
 
     /// `DELETE /accounts/{id}` (operators only; cascades).
     pub fn close_account(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &AccountId,
         now: OffsetDateTime,
     ) -> Result<(), AdminError> {
-        require(caller.role.account(id), Reach::Manage)?;
-        Ok(self.store.close_account(&caller.actor(), id, now)?)
+        require(caller.account(id), Reach::Manage)?;
+        Ok(self.store.close_account(caller.actor(), id, now)?)
     }
 
     /// `POST /accounts/{id}/environments`.
     pub fn create_environment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         account: &AccountId,
         input: NameInput,
         now: OffsetDateTime,
     ) -> Result<Environment, AdminError> {
-        require(caller.role.account_children(account), Reach::Manage)?;
+        require(caller.account_children(account), Reach::Manage)?;
         Ok(self
             .store
-            .create_environment(&caller.actor(), account, &input.name, now)?)
+            .create_environment(caller.actor(), account, &input.name, now)?)
     }
 
     /// `GET /accounts/{id}/environments`.
     pub fn list_environments(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         account: &AccountId,
         page: &PageRequest,
     ) -> Result<Page<Environment>, AdminError> {
-        require(caller.role.account_children(account), Reach::Read)?;
+        require(caller.account_children(account), Reach::Read)?;
         self.store.get_account(account)?;
         Ok(self.store.list_environments(account, page)?)
     }
 
     fn visible_environment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &EnvironmentId,
     ) -> Result<(Environment, Reach), AdminError> {
         let env = self.store.get_environment(id)?;
-        let reach = caller.role.environment(&env.account_id, &env.id);
+        let reach = caller.environment(&env.account_id, &env.id);
         require(reach, Reach::Read)?;
         Ok((env, reach))
     }
@@ -169,7 +169,7 @@ impl AdminApi {
     /// `GET /environments/{id}`.
     pub fn get_environment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &EnvironmentId,
     ) -> Result<Environment, AdminError> {
         Ok(self.visible_environment(caller, id)?.0)
@@ -178,39 +178,39 @@ impl AdminApi {
     /// `DELETE /environments/{id}` (cascades).
     pub fn close_environment(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &EnvironmentId,
         now: OffsetDateTime,
     ) -> Result<(), AdminError> {
         let (_, reach) = self.visible_environment(caller, id)?;
         require(reach, Reach::Manage)?;
-        Ok(self.store.close_environment(&caller.actor(), id, now)?)
+        Ok(self.store.close_environment(caller.actor(), id, now)?)
     }
 
     /// `POST /accounts/{id}/keypairs`.
     pub fn create_account_keypair(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         account: &AccountId,
         input: NewKeypairInput,
         now: OffsetDateTime,
     ) -> Result<(Keypair, ClientSecret), AdminError> {
-        require(caller.role.account_children(account), Reach::Manage)?;
+        require(caller.account_children(account), Reach::Manage)?;
         let new = self.new_keypair(Owner::Account(account.clone()), input)?;
-        Ok(self.store.create_keypair(&caller.actor(), new, now)?)
+        Ok(self.store.create_keypair(caller.actor(), new, now)?)
     }
 
     /// `POST /environments/{id}/keypairs`.
     pub fn create_environment_keypair(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         env: &EnvironmentId,
         input: NewKeypairInput,
         now: OffsetDateTime,
     ) -> Result<(Keypair, ClientSecret), AdminError> {
         let env = self.store.get_environment(env)?;
         require(
-            caller.role.environment_keypairs(&env.account_id, &env.id),
+            caller.environment_keypairs(&env.account_id, &env.id),
             Reach::Manage,
         )?;
         let owner = Owner::Environment {
@@ -218,17 +218,17 @@ impl AdminApi {
             environment_id: env.id,
         };
         let new = self.new_keypair(owner, input)?;
-        Ok(self.store.create_keypair(&caller.actor(), new, now)?)
+        Ok(self.store.create_keypair(caller.actor(), new, now)?)
     }
 
     /// `GET /accounts/{id}/keypairs`: account-owned keypairs only.
     pub fn list_account_keypairs(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         account: &AccountId,
         page: &PageRequest,
     ) -> Result<Page<Keypair>, AdminError> {
-        require(caller.role.account_children(account), Reach::Read)?;
+        require(caller.account_children(account), Reach::Read)?;
         self.store.get_account(account)?;
         Ok(self
             .store
@@ -238,13 +238,13 @@ impl AdminApi {
     /// `GET /environments/{id}/keypairs`.
     pub fn list_environment_keypairs(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         env: &EnvironmentId,
         page: &PageRequest,
     ) -> Result<Page<Keypair>, AdminError> {
         let env = self.store.get_environment(env)?;
         require(
-            caller.role.environment_keypairs(&env.account_id, &env.id),
+            caller.environment_keypairs(&env.account_id, &env.id),
             Reach::Read,
         )?;
         let owner = Owner::Environment {
@@ -256,24 +256,24 @@ impl AdminApi {
 
     fn visible_keypair(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &ClientId,
         need: Reach,
     ) -> Result<Keypair, AdminError> {
         let keypair = self.store.get_keypair(id)?;
-        require(caller.role.keypair(&keypair.owner), need)?;
+        require(caller.keypair(&keypair.owner), need)?;
         Ok(keypair)
     }
 
     /// `GET /keypairs/{client_id}`.
-    pub fn get_keypair(&self, caller: &Caller, id: &ClientId) -> Result<Keypair, AdminError> {
+    pub fn get_keypair(&self, caller: &Principal, id: &ClientId) -> Result<Keypair, AdminError> {
         self.visible_keypair(caller, id, Reach::Read)
     }
 
     /// `PATCH /keypairs/{client_id}`: effective at `/token` on the next request.
     pub fn update_keypair(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &ClientId,
         input: KeypairPatchInput,
         now: OffsetDateTime,
@@ -288,29 +288,29 @@ impl AdminApi {
                 .transpose()?,
             comment: input.comment,
         };
-        Ok(self.store.update_keypair(&caller.actor(), id, patch, now)?)
+        Ok(self.store.update_keypair(caller.actor(), id, patch, now)?)
     }
 
     /// `DELETE /keypairs/{client_id}`.
     pub fn delete_keypair(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         id: &ClientId,
         now: OffsetDateTime,
     ) -> Result<(), AdminError> {
         self.visible_keypair(caller, id, Reach::Manage)?;
-        Ok(self.store.delete_keypair(&caller.actor(), id, now)?)
+        Ok(self.store.delete_keypair(caller.actor(), id, now)?)
     }
 
     /// `GET /accounts/{id}/audit`. Records outlive a closed account (operators can
     /// still read them).
     pub fn list_audit(
         &self,
-        caller: &Caller,
+        caller: &Principal,
         account: &AccountId,
         page: &PageRequest,
     ) -> Result<Page<AuditRecord>, AdminError> {
-        require(caller.role.account_children(account), Reach::Read)?;
+        require(caller.account_children(account), Reach::Read)?;
         Ok(self.store.list_audit(account, page)?)
     }
 }

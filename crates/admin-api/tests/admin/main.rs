@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod client;
 mod matrix;
 mod scenarios;
 
@@ -52,10 +53,12 @@ pub struct Env {
     pub tokens: web::Data<TokenService>,
     pub admin: web::Data<AdminApi>,
     pub guard: web::Data<Guard>,
+    pub clock: clock::Clock,
 }
 
 impl Env {
     pub fn new(db: TestDb) -> Env {
+        let clock = clock::Clock::system();
         let kek = Kek::from_base64(&STANDARD.encode([42u8; 32])).unwrap();
         let keys = Arc::new(
             Keys::load_or_create(
@@ -65,7 +68,7 @@ impl Env {
                     algorithm: SigningAlgorithm::EdDSA,
                     max_token_lifetime: time::Duration::days(1),
                 },
-                OffsetDateTime::now_utc(),
+                clock.now(),
             )
             .unwrap(),
         );
@@ -88,12 +91,18 @@ impl Env {
                 .refresh_interval(None)
                 .build(),
         );
-        let admin = web::Data::new(AdminApi::new(db.store.clone(), catalogue(), 86400));
+        let admin = web::Data::new(AdminApi::new(
+            db.store.clone(),
+            catalogue(),
+            86400,
+            clock.clone(),
+        ));
         Env {
             db,
             tokens,
             admin,
             guard,
+            clock,
         }
     }
 
@@ -124,7 +133,7 @@ impl Env {
     }
 
     pub fn mint(&self, id: &str, secret: &ClientSecret) -> String {
-        self.mint_at(id, secret, "", OffsetDateTime::now_utc())
+        self.mint_at(id, secret, "", self.clock.now())
     }
 }
 
@@ -143,7 +152,12 @@ macro_rules! admin_app {
 }
 pub(crate) use admin_app;
 
-pub fn keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keypair, ClientSecret) {
+pub fn keypair(
+    store: &Store,
+    owner: Owner,
+    scopes: &[&str],
+    now: OffsetDateTime,
+) -> (Keypair, ClientSecret) {
     let scopes = catalogue().validate_for_keypair(scopes).unwrap();
     store
         .create_keypair(
@@ -155,13 +169,13 @@ pub fn keypair(store: &Store, owner: Owner, scopes: &[&str]) -> (Keypair, Client
                 enabled: true,
                 token_lifetime_seconds: None,
             },
-            OffsetDateTime::now_utc(),
+            now,
         )
         .unwrap()
 }
 
 /// A response, read completely.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Reply {
     pub status: u16,
     pub body: String,

@@ -3,7 +3,7 @@
 //! destructive route in one cell cannot change another's outcome.
 
 use serde_json::{json, Value};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use crate::{admin_app, call, keypair, send, Env};
 use keypair_store::testing::TestDb;
@@ -214,7 +214,7 @@ struct Fixture {
 fn fixture(db: TestDb) -> Fixture {
     let env = Env::new(db);
     let s = env.store().clone();
-    let now = OffsetDateTime::now_utc();
+    let now = env.clock.now();
     let sys = Actor::system("test");
     let a = s.create_account(&sys, "A", now).unwrap();
     let b = s.create_account(&sys, "B", now).unwrap();
@@ -231,15 +231,16 @@ fn fixture(db: TestDb) -> Fixture {
     };
 
     let (op, op_s) = s.create_operator_keypair(&sys, "op", now).unwrap();
-    let (acct_admin, acct_admin_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"]);
-    let (other, other_s) = keypair(&s, Owner::Account(b.id.clone()), &["keygate:admin"]);
-    let (env_admin, env_admin_s) = keypair(&s, a1_owner.clone(), &["keygate:admin"]);
-    let (sibling, sibling_s) = keypair(&s, a2_owner, &["keygate:admin"]);
-    let (demoted, demoted_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"]);
-    let (disabled, disabled_s) = keypair(&s, acct.clone(), &["keygate:admin"]);
-    let (deleted, deleted_s) = keypair(&s, acct.clone(), &["keygate:admin"]);
-    let (ka1, _) = keypair(&s, a1_owner, &["feedback:read"]);
-    let (ka, _) = keypair(&s, acct, &["feedback:read"]);
+    let (acct_admin, acct_admin_s) =
+        keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"], now);
+    let (other, other_s) = keypair(&s, Owner::Account(b.id.clone()), &["keygate:admin"], now);
+    let (env_admin, env_admin_s) = keypair(&s, a1_owner.clone(), &["keygate:admin"], now);
+    let (sibling, sibling_s) = keypair(&s, a2_owner, &["keygate:admin"], now);
+    let (demoted, demoted_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"], now);
+    let (disabled, disabled_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
+    let (deleted, deleted_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
+    let (ka1, _) = keypair(&s, a1_owner, &["feedback:read"], now);
+    let (ka, _) = keypair(&s, acct, &["feedback:read"], now);
 
     let t = |k: &keypair_store::Keypair, sec: &keypair_store::ClientSecret| {
         env.mint(k.client_id.as_str(), sec)

@@ -1,134 +1,110 @@
-//! Whole scenarios through the API: the lifecycle an operator scripts, input
-//! validation, cascades seen at `/token`, pagination and the audit trail.
+//! Whole scenarios through the API, with the typed [`AdminClient`]: the lifecycle an
+//! operator scripts, input validation, cascades seen at `/token`, pagination, the audit
+//! trail and the clock that stamps changes.
 
+use std::time::Duration;
+
+use actix_web::web;
+use admin_api::AdminApi;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use keypair_store::testing::TestDb;
-use keypair_store::Actor;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
-use crate::{admin_app, call, send, Env, Reply};
+use crate::client::{
+    operator, token_status, AdminClient, KeypairChange, NewKeypair, Owner, PageQuery,
+};
+use crate::{admin_app, catalogue, Env};
 
 keypair_store::on_both_backends_async! {
     lifecycle_shows_each_secret_exactly_once;
     bad_input_gets_400_naming_the_field;
     cascades_and_changes_take_effect_at_the_token_endpoint;
     listings_paginate_and_audit_records_every_change;
-}
-
-fn operator(env: &Env) -> String {
-    let (op, secret) = env
-        .store()
-        .create_operator_keypair(&Actor::system("test"), "op", OffsetDateTime::now_utc())
-        .unwrap();
-    env.mint(op.client_id.as_str(), &secret)
-}
-
-fn token_request(id: &str, secret: &str, extra: &str) -> actix_web::test::TestRequest {
-    actix_web::test::TestRequest::post()
-        .uri("/token")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .insert_header((
-            "authorization",
-            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
-        ))
-        .set_payload(format!("grant_type=client_credentials{extra}"))
-}
-
-fn field(r: &Reply) -> String {
-    r.json()["field"].as_str().unwrap_or_default().to_owned()
+    trailing_data_after_the_body_is_refused;
+    names_with_direction_overrides_or_invisible_characters_are_refused;
+    changes_are_stamped_by_the_api_clock;
 }
 
 async fn lifecycle_shows_each_secret_exactly_once(db: TestDb) {
     let env = Env::new(db);
     let app = admin_app!(env);
-    let op = operator(&env);
-    let mut bodies: Vec<String> = Vec::new();
-    macro_rules! go {
-        ($m:expr, $p:expr, $b:expr) => {{
-            let r = send(&app, call($m, &$p, Some(&op), $b)).await;
-            bodies.push(r.body.clone());
-            r
-        }};
-    }
-    let acct = go!(
-        "post",
-        format!("/admin/v1/accounts"),
-        Some(json!({"name": "Acme"}))
-    );
-    assert_eq!(acct.status, 201, "{}", acct.body);
-    let a = acct.json()["id"].as_str().unwrap().to_owned();
-    let e = go!(
-        "post",
-        format!("/admin/v1/accounts/{a}/environments"),
-        Some(json!({"name": "prod"}))
-    );
-    assert_eq!(e.status, 201);
-    assert_eq!(e.json()["account_id"], a.as_str());
-    let e = e.json()["id"].as_str().unwrap().to_owned();
+    let op = AdminClient::new(&app, operator(&env).token);
 
-    let k1 = go!(
-        "post",
-        format!("/admin/v1/accounts/{a}/keypairs"),
-        Some(json!({"scopes": ["feedback:read"], "comment": "ingest"}))
+    let a = op.create_account("Acme").await.unwrap();
+    assert_eq!(a.name, "Acme");
+    let e = op.create_environment(&a.id, "prod").await.unwrap();
+    assert_eq!(
+        (e.account_id.as_str(), e.name.as_str()),
+        (a.id.as_str(), "prod")
     );
-    assert_eq!(k1.status, 201, "{}", k1.body);
-    assert_eq!(k1.header("cache-control"), Some("no-store"));
-    let k2 = go!(
-        "post",
-        format!("/admin/v1/environments/{e}/keypairs"),
-        Some(
-            json!({"scopes": ["feedback:write", "keygate:admin"], "comment": "env admin", "enabled": false, "token_lifetime_seconds": 600})
+
+    let k1 = op
+        .create_account_keypair(
+            &a.id,
+            &NewKeypair::scopes(&["feedback:read"]).comment("ingest"),
         )
-    );
-    assert_eq!(k2.status, 201, "{}", k2.body);
-    let (k1, k2) = (k1.json(), k2.json());
-    assert_eq!(k1["owner"], json!({"account_id": a}));
-    assert_eq!(k2["owner"], json!({"account_id": a, "environment_id": e}));
-    assert_eq!(k2["enabled"], false);
-    assert_eq!(k2["token_lifetime_seconds"], 600);
-    assert_eq!(k2["scopes"], json!(["feedback:write", "keygate:admin"]));
-    let secrets: Vec<String> = [&k1, &k2]
-        .iter()
-        .map(|k| k["client_secret"].as_str().unwrap().to_owned())
-        .collect();
-    let ids: Vec<String> = [&k1, &k2]
-        .iter()
-        .map(|k| k["client_id"].as_str().unwrap().to_owned())
-        .collect();
-    for (k, s) in [&k1, &k2].iter().zip(&secrets) {
-        assert!(s.starts_with(k["secret_hint"].as_str().unwrap()));
-        assert!(k.get("secret_digest").is_none());
+        .await
+        .unwrap();
+    assert_eq!(op.last_header("cache-control").as_deref(), Some("no-store"));
+    let k2 = op
+        .create_env_keypair(
+            &e.id,
+            &NewKeypair::scopes(&["feedback:write", "keygate:admin"])
+                .comment("env admin")
+                .enabled(false)
+                .token_lifetime_seconds(600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(k1.keypair.owner, Some(Owner::account(&a.id)));
+    assert_eq!(k2.keypair.owner, Some(Owner::environment(&a.id, &e.id)));
+    assert!(!k2.keypair.enabled);
+    assert_eq!(k2.keypair.token_lifetime_seconds, Some(600));
+    assert_eq!(k2.keypair.scopes, ["feedback:write", "keygate:admin"]);
+    for k in [&k1, &k2] {
+        assert!(k.client_secret.starts_with(&k.keypair.secret_hint));
+        assert_eq!(k.keypair.last_used_at, None);
     }
 
     // Everything else an operator does afterwards.
-    go!("get", format!("/admin/v1/accounts/{a}"), None);
-    go!("get", format!("/admin/v1/accounts/{a}/environments"), None);
-    go!("get", format!("/admin/v1/environments/{e}"), None);
-    go!("get", format!("/admin/v1/accounts/{a}/keypairs"), None);
-    go!("get", format!("/admin/v1/environments/{e}/keypairs"), None);
-    for id in &ids {
-        let r = go!("get", format!("/admin/v1/keypairs/{id}"), None);
-        assert_eq!(r.status, 200);
-        assert!(r.json().get("client_secret").is_none());
-        let r = go!(
-            "patch",
-            format!("/admin/v1/keypairs/{id}"),
-            Some(json!({"comment": "renamed", "enabled": true}))
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.json()["comment"], "renamed");
+    op.get_account(&a.id).await.unwrap();
+    op.list_environments(&a.id, &PageQuery::default())
+        .await
+        .unwrap();
+    op.get_environment(&e.id).await.unwrap();
+    op.list_account_keypairs(&a.id, &PageQuery::default())
+        .await
+        .unwrap();
+    op.list_env_keypairs(&e.id, &PageQuery::default())
+        .await
+        .unwrap();
+    for k in [&k1, &k2] {
+        op.get_keypair(k.client_id()).await.unwrap();
+        assert!(!op.last_body().contains("client_secret"));
+        let patched = op
+            .patch_keypair(
+                k.client_id(),
+                &KeypairChange::default().comment("renamed").enabled(true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.comment, "renamed");
     }
-    go!("get", format!("/admin/v1/accounts/{a}/audit"), None);
-    let r = go!("delete", format!("/admin/v1/keypairs/{}", ids[0]), None);
-    assert_eq!(r.status, 204);
+    op.audit(&a.id, &PageQuery::default()).await.unwrap();
+    op.delete_keypair(k1.client_id()).await.unwrap();
     assert_eq!(
-        go!("get", format!("/admin/v1/keypairs/{}", ids[0]), None).status,
+        op.get_keypair(k1.client_id()).await.unwrap_err().status,
         404
     );
 
-    for (secret, id) in secrets.iter().zip(&ids) {
+    let bodies = op.bodies();
+    assert!(
+        bodies.iter().all(|b| !b.contains("secret_digest")),
+        "no response has a digest field"
+    );
+    for k in [&k1, &k2] {
+        let (id, secret) = (k.client_id(), &k.client_secret);
         let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
         let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         let b64 = STANDARD.encode(digest.as_ref());
@@ -152,34 +128,15 @@ async fn lifecycle_shows_each_secret_exactly_once(db: TestDb) {
 async fn bad_input_gets_400_naming_the_field(db: TestDb) {
     let env = Env::new(db);
     let app = admin_app!(env);
-    let op = operator(&env);
-    let a = send(
-        &app,
-        call(
-            "post",
-            "/admin/v1/accounts",
-            Some(&op),
-            Some(json!({"name": "Acme"})),
-        ),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let op = AdminClient::new(&app, operator(&env).token);
+    let a = op.create_account("Acme").await.unwrap().id;
     let kp_path = format!("/admin/v1/accounts/{a}/keypairs");
-    let kp = send(
-        &app,
-        call(
-            "post",
-            &kp_path,
-            Some(&op),
-            Some(json!({"scopes": ["feedback:read"]})),
-        ),
-    )
-    .await
-    .json();
-    let kp_id = kp["client_id"].as_str().unwrap().to_owned();
+    let kp_id = op
+        .create_account_keypair(&a, &NewKeypair::scopes(&["feedback:read"]))
+        .await
+        .unwrap()
+        .keypair
+        .client_id;
 
     let cases: Vec<(&str, String, Value, &str)> = vec![
         (
@@ -307,337 +264,160 @@ async fn bad_input_gets_400_naming_the_field(db: TestDb) {
     ];
     for (method, path, body, expected) in cases {
         let body = if body.is_null() { None } else { Some(body) };
-        let r = send(&app, call(method, &path, Some(&op), body)).await;
+        let r = op.raw(method, &path, body).await;
+        let err = r.error();
         assert_eq!(
-            (r.status, field(&r).as_str()),
-            (400, expected),
+            (r.status, err.field.as_deref()),
+            (400, Some(expected)),
             "{method} {path}: {}",
             r.body
         );
-        assert_eq!(r.json()["error"], "invalid_request");
+        assert_eq!(err.error, "invalid_request");
     }
 
-    let raw = |ct: &str, body: Vec<u8>| {
-        actix_web::test::TestRequest::post()
-            .uri("/admin/v1/accounts")
-            .insert_header(("authorization", format!("Bearer {op}")))
-            .insert_header(("content-type", ct.to_owned()))
-            .set_payload(body)
-    };
-    let r = send(&app, raw("application/json", b"{\"name\": ".to_vec())).await;
-    assert_eq!((r.status, field(&r).as_str()), (400, "body"));
-    let r = send(
-        &app,
-        raw("application/json", b"{\"name\": \"\xff\"}".to_vec()),
-    )
-    .await;
+    let accounts = "/admin/v1/accounts";
+    let r = op
+        .raw_body("post", accounts, "application/json", "{\"name\": ")
+        .await;
+    assert_eq!((r.status, r.error().field.as_deref()), (400, Some("body")));
+    let r = op
+        .raw_body(
+            "post",
+            accounts,
+            "application/json",
+            b"{\"name\": \"\xff\"}".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    let r = send(&app, raw("text/plain", b"{\"name\": \"x\"}".to_vec())).await;
+    let r = op
+        .raw_body("post", accounts, "text/plain", "{\"name\": \"x\"}")
+        .await;
     assert_eq!(r.status, 415);
-    let r = send(
-        &app,
-        raw("application/x-www-form-urlencoded", b"name=x".to_vec()),
-    )
-    .await;
+    let r = op
+        .raw_body(
+            "post",
+            accounts,
+            "application/x-www-form-urlencoded",
+            "name=x",
+        )
+        .await;
     assert_eq!(r.status, 415);
     let mut big = b"{\"name\": \"".to_vec();
     big.extend(std::iter::repeat_n(b'a', 100 * 1024));
     big.extend(b"\"}");
-    let r = send(&app, raw("application/json", big)).await;
+    let r = op.raw_body("post", accounts, "application/json", big).await;
     assert_eq!(r.status, 413);
-    assert!(r.json()["error"].is_string());
+    assert!(!r.error().error.is_empty());
     // Nothing was created by any of that, and the API still works.
-    let list = send(
-        &app,
-        call(
-            "get",
-            &format!("/admin/v1/accounts/{a}/keypairs"),
-            Some(&op),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(list.json()["items"].as_array().unwrap().len(), 1);
+    let list = op
+        .list_account_keypairs(&a, &PageQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1);
 }
 
 async fn cascades_and_changes_take_effect_at_the_token_endpoint(db: TestDb) {
     let env = Env::new(db);
     let app = admin_app!(env);
-    let op = operator(&env);
-    let mk = |v: &Reply| v.json()["id"].as_str().unwrap().to_owned();
-    let a = mk(&send(
-        &app,
-        call(
-            "post",
-            "/admin/v1/accounts",
-            Some(&op),
-            Some(json!({"name": "A"})),
-        ),
-    )
-    .await);
-    let b = mk(&send(
-        &app,
-        call(
-            "post",
-            "/admin/v1/accounts",
-            Some(&op),
-            Some(json!({"name": "B"})),
-        ),
-    )
-    .await);
-    let e = mk(&send(
-        &app,
-        call(
-            "post",
-            &format!("/admin/v1/accounts/{a}/environments"),
-            Some(&op),
-            Some(json!({"name": "prod"})),
-        ),
-    )
-    .await);
-    let new = |path: String| {
-        let op = op.clone();
-        let app = &app;
-        async move {
-            let k = send(
-                app,
-                call(
-                    "post",
-                    &path,
-                    Some(&op),
-                    Some(json!({"scopes": ["feedback:read", "feedback:write"]})),
-                ),
-            )
-            .await
-            .json();
-            (
-                k["client_id"].as_str().unwrap().to_owned(),
-                k["client_secret"].as_str().unwrap().to_owned(),
-            )
-        }
-    };
-    let env_kp = new(format!("/admin/v1/environments/{e}/keypairs")).await;
-    let acct_kp = new(format!("/admin/v1/accounts/{a}/keypairs")).await;
-    let other_kp = new(format!("/admin/v1/accounts/{b}/keypairs")).await;
-    let status = |kp: &(String, String), extra: &'static str| {
-        let req = token_request(&kp.0, &kp.1, extra);
-        let app = &app;
-        async move { send(app, req).await.status }
-    };
+    let op = AdminClient::new(&app, operator(&env).token);
+    let a = op.create_account("A").await.unwrap().id;
+    let b = op.create_account("B").await.unwrap().id;
+    let e = op.create_environment(&a, "prod").await.unwrap().id;
+    let read_write = NewKeypair::scopes(&["feedback:read", "feedback:write"]);
+    let env_kp = op.create_env_keypair(&e, &read_write).await.unwrap();
+    let acct_kp = op.create_account_keypair(&a, &read_write).await.unwrap();
+    let other_kp = op.create_account_keypair(&b, &read_write).await.unwrap();
     for kp in [&env_kp, &acct_kp, &other_kp] {
-        assert_eq!(status(kp, "").await, 200);
+        assert_eq!(token_status(&app, kp, "").await, 200);
     }
 
     // PATCH is effective at /token on the next request.
-    let patch = |body: Value| {
-        call(
-            "patch",
-            &format!("/admin/v1/keypairs/{}", acct_kp.0),
-            Some(&op),
-            Some(body),
-        )
-    };
-    assert_eq!(
-        send(&app, patch(json!({"enabled": false}))).await.status,
-        200
-    );
-    assert_eq!(status(&acct_kp, "").await, 401);
-    assert_eq!(
-        send(
-            &app,
-            patch(json!({"enabled": true, "scopes": ["feedback:read"]}))
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(status(&acct_kp, "").await, 200);
-    assert_eq!(status(&acct_kp, "&scope=feedback:write").await, 400);
-
-    // Closing the environment: its keypairs fail at /token and leave the listings.
-    assert_eq!(
-        send(
-            &app,
-            call(
-                "delete",
-                &format!("/admin/v1/environments/{e}"),
-                Some(&op),
-                None
-            )
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(status(&env_kp, "").await, 401);
-    assert_eq!(
-        send(
-            &app,
-            call(
-                "get",
-                &format!("/admin/v1/keypairs/{}", env_kp.0),
-                Some(&op),
-                None
-            )
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(
-        send(
-            &app,
-            call(
-                "get",
-                &format!("/admin/v1/environments/{e}/keypairs"),
-                Some(&op),
-                None
-            )
-        )
-        .await
-        .status,
-        404
-    );
-    let envs = send(
-        &app,
-        call(
-            "get",
-            &format!("/admin/v1/accounts/{a}/environments"),
-            Some(&op),
-            None,
-        ),
+    op.patch_keypair(
+        acct_kp.client_id(),
+        &KeypairChange::default().enabled(false),
     )
     .await
-    .json();
-    assert_eq!(envs["items"], json!([]));
+    .unwrap();
+    assert_eq!(token_status(&app, &acct_kp, "").await, 401);
+    op.patch_keypair(
+        acct_kp.client_id(),
+        &KeypairChange::default()
+            .enabled(true)
+            .scopes(&["feedback:read"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(token_status(&app, &acct_kp, "").await, 200);
     assert_eq!(
-        status(&acct_kp, "").await,
+        token_status(&app, &acct_kp, "&scope=feedback:write").await,
+        400
+    );
+
+    // Closing the environment: its keypairs fail at /token and leave the listings.
+    op.close_environment(&e).await.unwrap();
+    assert_eq!(token_status(&app, &env_kp, "").await, 401);
+    let gone = op.get_keypair(env_kp.client_id()).await.unwrap_err();
+    assert_eq!(gone.status, 404);
+    let gone = op
+        .list_env_keypairs(&e, &PageQuery::default())
+        .await
+        .unwrap_err();
+    assert_eq!(gone.status, 404);
+    let envs = op
+        .list_environments(&a, &PageQuery::default())
+        .await
+        .unwrap();
+    assert!(envs.items.is_empty());
+    assert_eq!(
+        token_status(&app, &acct_kp, "").await,
         200,
         "the account's own keypair is untouched"
     );
 
     // Closing the account: everything under it goes; the other account stays.
-    assert_eq!(
-        send(
-            &app,
-            call(
-                "delete",
-                &format!("/admin/v1/accounts/{a}"),
-                Some(&op),
-                None
-            )
-        )
+    op.close_account(&a).await.unwrap();
+    assert_eq!(token_status(&app, &acct_kp, "").await, 401);
+    assert_eq!(op.get_account(&a).await.unwrap_err().status, 404);
+    let gone = op
+        .list_account_keypairs(&a, &PageQuery::default())
         .await
-        .status,
-        204
-    );
-    assert_eq!(status(&acct_kp, "").await, 401);
-    assert_eq!(
-        send(
-            &app,
-            call("get", &format!("/admin/v1/accounts/{a}"), Some(&op), None)
-        )
+        .unwrap_err();
+    assert_eq!(gone.status, 404);
+    assert_eq!(token_status(&app, &other_kp, "").await, 200);
+    let others = op
+        .list_account_keypairs(&b, &PageQuery::default())
         .await
-        .status,
-        404
-    );
-    assert_eq!(
-        send(
-            &app,
-            call(
-                "get",
-                &format!("/admin/v1/accounts/{a}/keypairs"),
-                Some(&op),
-                None
-            )
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(status(&other_kp, "").await, 200);
-    let others = send(
-        &app,
-        call(
-            "get",
-            &format!("/admin/v1/accounts/{b}/keypairs"),
-            Some(&op),
-            None,
-        ),
-    )
-    .await
-    .json();
-    assert_eq!(others["items"].as_array().unwrap().len(), 1);
+        .unwrap();
+    assert_eq!(others.items.len(), 1);
 }
 
 async fn listings_paginate_and_audit_records_every_change(db: TestDb) {
     let env = Env::new(db);
     let app = admin_app!(env);
-    let op = operator(&env);
-    let op_id = {
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(op.split('.').nth(1).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
-        claims["client_id"].as_str().unwrap().to_owned()
-    };
-    let a = send(
-        &app,
-        call(
-            "post",
-            "/admin/v1/accounts",
-            Some(&op),
-            Some(json!({"name": "A"})),
-        ),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let operator = operator(&env);
+    let op = AdminClient::new(&app, &operator.token);
+    let a = op.create_account("A").await.unwrap().id;
     let mut created = Vec::new();
     for i in 0..5 {
-        let k = send(
-            &app,
-            call(
-                "post",
-                &format!("/admin/v1/accounts/{a}/keypairs"),
-                Some(&op),
-                Some(json!({"scopes": [], "comment": format!("k{i}")})),
-            ),
-        )
-        .await
-        .json();
-        created.push(k["client_id"].as_str().unwrap().to_owned());
+        let k = op
+            .create_account_keypair(&a, &NewKeypair::scopes(&[]).comment(&format!("k{i}")))
+            .await
+            .unwrap();
+        created.push(k.keypair.client_id);
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let q = match &cursor {
-            Some(c) => format!("?limit=2&cursor={c}"),
-            None => "?limit=2".into(),
-        };
-        let page = send(
-            &app,
-            call(
-                "get",
-                &format!("/admin/v1/accounts/{a}/keypairs{q}"),
-                Some(&op),
-                None,
-            ),
-        )
-        .await
-        .json();
-        for item in page["items"].as_array().unwrap() {
-            assert!(item.get("client_secret").is_none());
-            seen.push(item["client_id"].as_str().unwrap().to_owned());
-        }
+        let page = op
+            .list_account_keypairs(&a, &PageQuery::limit(2).after(cursor))
+            .await
+            .unwrap();
+        assert!(!op.last_body().contains("client_secret"));
+        seen.extend(page.items.into_iter().map(|k| k.client_id));
         pages += 1;
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
         assert!(pages < 10);
@@ -646,43 +426,148 @@ async fn listings_paginate_and_audit_records_every_change(db: TestDb) {
     created.reverse();
     assert_eq!(seen, created, "newest first, each once");
 
-    send(
-        &app,
-        call(
-            "patch",
-            &format!("/admin/v1/keypairs/{}", created[0]),
-            Some(&op),
-            Some(json!({"enabled": false})),
-        ),
-    )
-    .await;
-    send(
-        &app,
-        call(
-            "delete",
-            &format!("/admin/v1/keypairs/{}", created[1]),
-            Some(&op),
-            None,
-        ),
-    )
-    .await;
-    let audit = send(
-        &app,
-        call(
-            "get",
-            &format!("/admin/v1/accounts/{a}/audit?limit=3"),
-            Some(&op),
-            None,
-        ),
-    )
-    .await
-    .json();
-    let items = audit["items"].as_array().unwrap();
+    op.patch_keypair(&created[0], &KeypairChange::default().enabled(false))
+        .await
+        .unwrap();
+    op.delete_keypair(&created[1]).await.unwrap();
+    let audit = op.audit(&a, &PageQuery::limit(3)).await.unwrap();
+    let items = &audit.items;
     assert_eq!(items.len(), 3);
-    assert_eq!(items[0]["action"], "keypair.delete");
-    assert_eq!(items[0]["target"], created[1].as_str());
-    assert_eq!(items[1]["action"], "keypair.update");
-    assert_eq!(items[1]["detail"], "enabled");
-    assert!(items.iter().all(|i| i["actor"] == op_id.as_str()));
-    assert!(audit["next_cursor"].is_string());
+    assert_eq!(items[0].action, "keypair.delete");
+    assert_eq!(items[0].target, created[1]);
+    assert_eq!(items[1].action, "keypair.update");
+    assert_eq!(items[1].detail, "enabled");
+    assert!(items.iter().all(|i| i.actor == operator.client_id));
+    assert!(items.iter().all(|i| i.id.starts_with("aud_")));
+    assert!(audit.next_cursor.is_some());
+}
+
+async fn trailing_data_after_the_body_is_refused(db: TestDb) {
+    let env = Env::new(db);
+    let app = admin_app!(env);
+    let op = AdminClient::new(&app, operator(&env).token);
+    let a = op.create_account("A").await.unwrap().id;
+    let kp = op
+        .create_account_keypair(&a, &NewKeypair::scopes(&[]))
+        .await
+        .unwrap()
+        .keypair
+        .client_id;
+    let before = env.db.dump_all_columns();
+
+    let r = op
+        .raw_body(
+            "patch",
+            &format!("/admin/v1/keypairs/{kp}"),
+            "application/json",
+            r#"{"enabled":false}{"enabled":true}"#,
+        )
+        .await;
+    let err = r.error();
+    assert_eq!(
+        (r.status, err.error.as_str(), err.field.as_deref()),
+        (400, "invalid_request", Some("body")),
+        "{}",
+        r.body
+    );
+    let r = op
+        .raw_body(
+            "post",
+            "/admin/v1/accounts",
+            "application/json",
+            r#"{"name":"Acme"} this is not JSON"#,
+        )
+        .await;
+    let err = r.error();
+    assert_eq!(
+        (r.status, err.error.as_str(), err.field.as_deref()),
+        (400, "invalid_request", Some("body")),
+        "{}",
+        r.body
+    );
+
+    // Nothing was changed or created.
+    assert!(op.get_keypair(&kp).await.unwrap().enabled);
+    assert_eq!(env.db.dump_all_columns(), before);
+}
+
+/// Characters that can make a name read differently from what it is (in the audit
+/// trail, in the console): direction overrides and isolates, zero-width characters.
+const SPOOFING: [char; 7] = [
+    '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200D}', '\u{200F}',
+];
+
+async fn names_with_direction_overrides_or_invisible_characters_are_refused(db: TestDb) {
+    let env = Env::new(db);
+    let app = admin_app!(env);
+    let op = AdminClient::new(&app, operator(&env).token);
+    let a = op.create_account("Acme").await.unwrap().id;
+    let before = env.db.dump_all_columns();
+    for c in SPOOFING {
+        let name = format!("Acme{c}gpj.exe");
+        let err = op.create_account(&name).await.unwrap_err();
+        assert_eq!(
+            (err.status, err.error.as_str(), err.field.as_deref()),
+            (400, "invalid_request", Some("name")),
+            "account name with U+{:04X}",
+            c as u32
+        );
+        let err = op.create_environment(&a, &name).await.unwrap_err();
+        assert_eq!(
+            (err.status, err.error.as_str(), err.field.as_deref()),
+            (400, "invalid_request", Some("name")),
+            "environment name with U+{:04X}",
+            c as u32
+        );
+    }
+    assert_eq!(env.db.dump_all_columns(), before, "nothing was created");
+}
+
+async fn changes_are_stamped_by_the_api_clock(db: TestDb) {
+    let mut env = Env::new(db);
+    let clock = clock::TestClock::new(time::macros::datetime!(2031-02-03 04:05:06 UTC));
+    env.admin = web::Data::new(AdminApi::new(
+        env.store().clone(),
+        catalogue(),
+        86400,
+        clock.clock(),
+    ));
+    let app = admin_app!(env);
+    let op = AdminClient::new(&app, operator(&env).token);
+
+    let a = op.create_account("A").await.unwrap();
+    assert_eq!(a.created_at, "2031-02-03T04:05:06Z");
+    clock.advance(Duration::from_secs(30));
+    let e = op.create_environment(&a.id, "prod").await.unwrap();
+    assert_eq!(e.created_at, "2031-02-03T04:05:36Z");
+    clock.advance(Duration::from_secs(60));
+    let k = op
+        .create_account_keypair(&a.id, &NewKeypair::scopes(&[]))
+        .await
+        .unwrap()
+        .keypair;
+    assert_eq!(
+        (k.created_at.as_str(), k.updated_at.as_str()),
+        ("2031-02-03T04:06:36Z", "2031-02-03T04:06:36Z")
+    );
+    clock.advance(Duration::from_secs(60));
+    let k = op
+        .patch_keypair(&k.client_id, &KeypairChange::default().enabled(false))
+        .await
+        .unwrap();
+    assert_eq!(
+        (k.created_at.as_str(), k.updated_at.as_str()),
+        ("2031-02-03T04:06:36Z", "2031-02-03T04:07:36Z")
+    );
+    let audit = op.audit(&a.id, &PageQuery::default()).await.unwrap();
+    let at: Vec<&str> = audit.items.iter().map(|r| r.at.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "2031-02-03T04:07:36Z",
+            "2031-02-03T04:06:36Z",
+            "2031-02-03T04:05:36Z",
+            "2031-02-03T04:05:06Z"
+        ]
+    );
 }

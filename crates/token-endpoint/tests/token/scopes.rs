@@ -137,19 +137,13 @@ async fn scopes_and_audiences(db: TestDb) {
 async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
     let kek = STANDARD.encode(ring_random());
     let now = OffsetDateTime::now_utc();
-    let keys = Keys::load_or_create(
-        db.store.clone(),
-        Kek::from_base64(&kek).unwrap(),
-        key_settings(SigningAlgorithm::EdDSA),
+    let service = service_with(
+        &db.store,
+        &kek,
+        SigningAlgorithm::EdDSA,
         now,
-    )
-    .unwrap();
-    let service = web::Data::new(TokenService::new(
-        db.store.clone(),
-        Arc::new(keys),
-        catalogue().with_optional(&["keygate:admin"]).unwrap(),
-        settings(),
-    ));
+        &[("KEYGATE_SCOPES_OPTIONAL", "keygate:admin")],
+    );
     let app = app!(service);
     let (kp, secret) = account_keypair(&db.store, &["feedback:read", "keygate:admin"]);
     let auth = basic(kp.client_id.as_str(), secret.expose());

@@ -152,3 +152,6 @@ fn validate_issuer(issuer: &str) -> Result<String, String> {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod redaction_tests;

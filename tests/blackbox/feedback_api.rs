@@ -113,7 +113,7 @@ async fn keygate_issues_and_the_example_feedback_api_decides() {
     assert_eq!(status, 403);
     assert_eq!(
         www,
-        "Bearer realm=\"keygate\", error=\"insufficient_scope\", scope=\"feedback:write\""
+        "Bearer realm=\"feedback-api\", error=\"insufficient_scope\", scope=\"feedback:write\""
     );
     assert_eq!(
         test::call_service(&app, call("POST", Some(&write_token)))
@@ -122,13 +122,19 @@ async fn keygate_issues_and_the_example_feedback_api_decides() {
         201
     );
     let (status, www) = status_and_challenge(test::call_service(&app, call("GET", None)).await);
-    assert_eq!((status, www.as_str()), (401, "Bearer realm=\"keygate\""));
+    assert_eq!(
+        (status, www.as_str()),
+        (401, "Bearer realm=\"feedback-api\"")
+    );
     // An admin-API token (audience: the issuer) is not a Feedback API token.
     let (status, www) =
         status_and_challenge(test::call_service(&app, call("GET", Some(&admin_token))).await);
     assert_eq!(
         (status, www.as_str()),
-        (401, "Bearer realm=\"keygate\", error=\"invalid_token\"")
+        (
+            401,
+            "Bearer realm=\"feedback-api\", error=\"invalid_token\""
+        )
     );
     // Tampering breaks the signature.
     let mut forged = read_token.clone();

@@ -1,13 +1,13 @@
-//! The subcommands.
+//! The subcommands. Each takes the time from the clock it is given (the binary passes
+//! the system clock).
 
 use std::io::Write as _;
 use std::sync::Arc;
 
+use clock::Clock;
 use keypair_store::{Actor, Owner, PageRequest, Store};
-use time::OffsetDateTime;
 use token_endpoint::{Kek, KekSource, KeySettings, Keys};
 
-use crate::cli::BootstrapArgs;
 use crate::config::Config;
 
 /// Why a command failed; the message is the one line the user sees.
@@ -26,8 +26,9 @@ pub enum CommandError {
 }
 
 /// Loads the key-encryption key and the signing keys (creating the first one).
-pub fn open_keys(config: &Config, store: &Store) -> Result<Arc<Keys>, CommandError> {
-    let (kek, source) = Kek::load(&config.key.configured, &config.key.file)?;
+pub fn open_keys(config: &Config, store: &Store, clock: &Clock) -> Result<Arc<Keys>, CommandError> {
+    let (kek, source) = Kek::load(&config.key.configured, &config.key.file)
+        .map_err(token_endpoint::KeyError::from)?;
     match source {
         KekSource::Config => tracing::info!("key-encryption key from configuration"),
         KekSource::File => {
@@ -47,15 +48,15 @@ pub fn open_keys(config: &Config, store: &Store) -> Result<Arc<Keys>, CommandErr
         store.clone(),
         kek,
         settings,
-        OffsetDateTime::now_utc(),
+        clock.now(),
     )?))
 }
 
 /// `keygate keys rotate`.
-pub fn rotate_keys(config: &Config) -> Result<(), CommandError> {
+pub fn rotate_keys(config: &Config, clock: &Clock) -> Result<(), CommandError> {
     let store = open_store(config)?;
-    let keys = open_keys(config, &store)?;
-    let kid = keys.rotate(OffsetDateTime::now_utc())?;
+    let keys = open_keys(config, &store, clock)?;
+    let kid = keys.rotate(clock.now())?;
     let line = serde_json::json!({"kid": kid, "alg": config.signing_algorithm.as_str()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
@@ -63,7 +64,9 @@ pub fn rotate_keys(config: &Config) -> Result<(), CommandError> {
         .map_err(CommandError::Stdout)
 }
 
-fn open_store(config: &Config) -> Result<Store, CommandError> {
+/// Opens the database (creating and migrating it) and logs that it is ready, with
+/// the URL's password hidden.
+pub fn open_store(config: &Config) -> Result<Store, CommandError> {
     let store = Store::open(&config.database_url, &config.pool)?;
     tracing::info!(database = %config.database_url.redacted(), "database ready");
     Ok(store)
@@ -74,14 +77,11 @@ pub fn migrate(config: &Config) -> Result<(), CommandError> {
     open_store(config).map(|_| ())
 }
 
-/// `keygate bootstrap`: one operator keypair, printed once.
-pub fn bootstrap(config: &Config, args: &BootstrapArgs) -> Result<(), CommandError> {
+/// `keygate bootstrap`: one operator keypair, with `comment`, printed once.
+pub fn bootstrap(config: &Config, comment: &str, clock: &Clock) -> Result<(), CommandError> {
     let store = open_store(config)?;
-    let (keypair, secret) = store.create_operator_keypair(
-        &Actor::system("bootstrap"),
-        &args.comment,
-        OffsetDateTime::now_utc(),
-    )?;
+    let (keypair, secret) =
+        store.create_operator_keypair(&Actor::system("bootstrap"), comment, clock.now())?;
     tracing::info!(client_id = %keypair.client_id, "operator keypair created");
     let line = serde_json::json!({
         "client_id": keypair.client_id.as_str(),
@@ -94,7 +94,7 @@ pub fn bootstrap(config: &Config, args: &BootstrapArgs) -> Result<(), CommandErr
 }
 
 /// `keygate serve`.
-pub fn serve(config: &Config) -> Result<(), CommandError> {
+pub fn serve(config: &Config, clock: &Clock) -> Result<(), CommandError> {
     let store = open_store(config)?;
     let operators = store.list_keypairs(&Owner::Operator, &PageRequest::first())?;
     let scopes: Vec<&str> = config.catalogue.scopes().map(|s| s.as_str()).collect();
@@ -102,9 +102,14 @@ pub fn serve(config: &Config) -> Result<(), CommandError> {
     if operators.items.is_empty() {
         tracing::info!("no operator keypair yet: create the first one with `keygate bootstrap`");
     }
-    let keys = open_keys(config, &store)?;
+    let keys = open_keys(config, &store, clock)?;
     // Other processes' keypair changes reach this one's cache at once (PostgreSQL). It
     // is dropped, and its thread joined, after the server has stopped.
-    let _changes = store.listen_for_changes(clock::Clock::system());
-    actix_web::rt::System::new().block_on(crate::server::run(config.clone(), store, keys))
+    let _changes = store.listen_for_changes(clock.clone());
+    actix_web::rt::System::new().block_on(crate::server::run(
+        config.clone(),
+        store,
+        keys,
+        clock.clone(),
+    ))
 }

@@ -1,14 +1,13 @@
-//! The `keygate` binary: command line, configuration, wiring and the HTTP server.
+//! The `keygate` binary: the command line and logging; the rest is the `keygate` library.
 
 mod cli;
-mod commands;
-mod config;
 mod logging;
-mod server;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use clock::Clock;
+use keygate::{commands, config};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -17,11 +16,12 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     logging::init(config.log_format);
+    let clock = Clock::system();
     let result = match cli.command.unwrap_or_default() {
-        cli::Command::Serve => commands::serve(&config),
+        cli::Command::Serve => commands::serve(&config, &clock),
         cli::Command::Migrate => commands::migrate(&config),
-        cli::Command::Bootstrap(args) => commands::bootstrap(&config, &args),
-        cli::Command::Keys(cli::KeysCommand::Rotate) => commands::rotate_keys(&config),
+        cli::Command::Bootstrap(args) => commands::bootstrap(&config, &args.comment, &clock),
+        cli::Command::Keys(cli::KeysCommand::Rotate) => commands::rotate_keys(&config, &clock),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,7 +32,7 @@ pub struct Operator {
 pub fn operator(env: &Env) -> Operator {
     let (op, secret) = env
         .store()
-        .create_operator_keypair(&Actor::system("test"), "op", env.clock.now())
+        .create_operator_keypair(&Actor::system("test"), "op", env.clock().now())
         .unwrap();
     Operator {
         token: env.mint(op.client_id.as_str(), &secret),

@@ -12,18 +12,15 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{test, web};
-use admin_api::AdminApi;
+use actix_web::test;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use clock::Clock;
 use keypair_store::testing::TestDb;
 use keypair_store::{Actor, ClientSecret, Keypair, NewKeypair, Owner, ScopeCatalogue, Store};
-use resource_guard::{FetchError, Guard, JwksProvider};
 use serde_json::Value;
 use time::OffsetDateTime;
-use token_endpoint::{
-    Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, TokenRequest, TokenService, TokenSettings,
-};
+use token_endpoint::{Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, TokenRequest};
 
 pub const ISSUER: &str = "http://keygate.test";
 
@@ -37,28 +34,33 @@ pub fn catalogue() -> ScopeCatalogue {
     .unwrap()
 }
 
-#[derive(Debug)]
-struct LocalJwks(Arc<Keys>);
-
-impl JwksProvider for LocalJwks {
-    fn fetch(&self) -> Result<String, FetchError> {
-        Ok(self.0.ring().jwks.clone())
-    }
-}
-
-/// Everything an admin API test needs, wired like the binary.
+/// Everything an admin API test needs, wired by keygate's app factory as the binary
+/// wires it.
 #[derive(Debug)]
 pub struct Env {
     pub db: TestDb,
-    pub tokens: web::Data<TokenService>,
-    pub admin: web::Data<AdminApi>,
-    pub guard: web::Data<Guard>,
-    pub clock: clock::Clock,
+    pub keygate: keygate::Keygate,
 }
 
 impl Env {
     pub fn new(db: TestDb) -> Env {
-        let clock = clock::Clock::system();
+        Env::with_clock(db, Clock::system())
+    }
+
+    /// An environment whose services take the time from `clock`.
+    pub fn with_clock(db: TestDb, clock: Clock) -> Env {
+        let config = keygate::config::Config::load(
+            None,
+            [
+                ("KEYGATE_ISSUER", ISSUER),
+                (
+                    "KEYGATE_SCOPES_CATALOGUE",
+                    "feedback:read=feedback-api feedback:write=feedback-api",
+                ),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
         let kek = Kek::from_base64(&STANDARD.encode([42u8; 32])).unwrap();
         let keys = Arc::new(
             Keys::load_or_create(
@@ -72,42 +74,17 @@ impl Env {
             )
             .unwrap(),
         );
-        let tokens = web::Data::new(TokenService::new(
-            db.store.clone(),
-            keys.clone(),
-            catalogue(),
-            TokenSettings {
-                issuer: ISSUER.into(),
-                lifetime_seconds: 3600,
-                max_lifetime_seconds: 86400,
-                max_body_bytes: 16384,
-                throttle: token_endpoint::ThrottleSettings::default(),
-                client_ip_header: None,
-            },
-        ));
-        let guard = web::Data::new(
-            Guard::builder(ISSUER, ISSUER)
-                .jwks_provider(Arc::new(LocalJwks(keys)))
-                .refresh_interval(None)
-                .build(),
-        );
-        let admin = web::Data::new(AdminApi::new(
-            db.store.clone(),
-            catalogue(),
-            86400,
-            clock.clone(),
-        ));
-        Env {
-            db,
-            tokens,
-            admin,
-            guard,
-            clock,
-        }
+        let keygate = keygate::Keygate::new(&config, db.store.clone(), keys, clock);
+        Env { db, keygate }
     }
 
     pub fn store(&self) -> &Store {
         &self.db.store
+    }
+
+    /// The clock the services take the time from.
+    pub fn clock(&self) -> &Clock {
+        self.keygate.clock()
     }
 
     /// A token for the keypair, as `/token` would issue it at `now`.
@@ -129,25 +106,17 @@ impl Env {
             body: body.as_bytes(),
         })
         .unwrap();
-        self.tokens.issue(&req, now).unwrap().access_token
+        self.keygate.tokens().issue(&req, now).unwrap().access_token
     }
 
     pub fn mint(&self, id: &str, secret: &ClientSecret) -> String {
-        self.mint_at(id, secret, "", self.clock.now())
+        self.mint_at(id, secret, "", self.clock().now())
     }
 }
 
 macro_rules! admin_app {
     ($env:expr) => {
-        actix_web::test::init_service(
-            actix_web::App::new()
-                .app_data($env.admin.clone())
-                .app_data($env.guard.clone())
-                .app_data($env.tokens.clone())
-                .configure(token_endpoint::http::configure)
-                .configure(admin_api::configure),
-        )
-        .await
+        actix_web::test::init_service($env.keygate.app()).await
     };
 }
 pub(crate) use admin_app;

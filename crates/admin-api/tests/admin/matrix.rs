@@ -214,7 +214,7 @@ struct Fixture {
 fn fixture(db: TestDb) -> Fixture {
     let env = Env::new(db);
     let s = env.store().clone();
-    let now = env.clock.now();
+    let now = env.clock().now();
     let sys = Actor::system("test");
     let a = s.create_account(&sys, "A", now).unwrap();
     let b = s.create_account(&sys, "B", now).unwrap();

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use actix_web::web;
-use admin_api::AdminApi;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use keypair_store::testing::TestDb;
@@ -14,7 +12,7 @@ use serde_json::{json, Value};
 use crate::client::{
     operator, token_status, AdminClient, KeypairChange, NewKeypair, Owner, PageQuery,
 };
-use crate::{admin_app, catalogue, Env};
+use crate::{admin_app, Env};
 
 keypair_store::on_both_backends_async! {
     lifecycle_shows_each_secret_exactly_once;
@@ -524,14 +522,8 @@ async fn names_with_direction_overrides_or_invisible_characters_are_refused(db: 
 }
 
 async fn changes_are_stamped_by_the_api_clock(db: TestDb) {
-    let mut env = Env::new(db);
     let clock = clock::TestClock::new(time::macros::datetime!(2031-02-03 04:05:06 UTC));
-    env.admin = web::Data::new(AdminApi::new(
-        env.store().clone(),
-        catalogue(),
-        86400,
-        clock.clock(),
-    ));
+    let env = Env::with_clock(db, clock.clock());
     let app = admin_app!(env);
     let op = AdminClient::new(&app, operator(&env).token);
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{test, web, App};
+use actix_web::{test, App};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use clock::TestClock;
@@ -21,7 +21,7 @@ use keypair_store::{
 };
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
-use token_endpoint::{Kek, KeySettings, Keys, SigningAlgorithm, TokenService, TokenSettings};
+use token_endpoint::{Kek, KeySettings, Keys, SigningAlgorithm, TokenService};
 
 pub(crate) const ISSUER: &str = "http://keygate.test";
 
@@ -31,7 +31,35 @@ pub(crate) struct Fixture {
     /// The service's clock: it reads the real time at the start, then moves only when
     /// a test advances it.
     pub clock: TestClock,
-    pub service: web::Data<TokenService>,
+    pub service: TokenApp,
+}
+
+/// The app as keygate's factory builds it; derefs to its token service, which tests
+/// call directly.
+pub(crate) struct TokenApp(keygate::Keygate);
+
+impl TokenApp {
+    pub fn app(
+        &self,
+    ) -> App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        self.0.app()
+    }
+}
+
+impl std::ops::Deref for TokenApp {
+    type Target = TokenService;
+
+    fn deref(&self) -> &TokenService {
+        self.0.tokens()
+    }
 }
 
 pub(crate) fn catalogue() -> ScopeCatalogue {
@@ -45,17 +73,6 @@ pub(crate) fn catalogue() -> ScopeCatalogue {
     .unwrap()
 }
 
-pub(crate) fn settings() -> TokenSettings {
-    TokenSettings {
-        issuer: ISSUER.into(),
-        lifetime_seconds: 3600,
-        max_lifetime_seconds: 86400,
-        max_body_bytes: 16 * 1024,
-        throttle: token_endpoint::ThrottleSettings::default(),
-        client_ip_header: None,
-    }
-}
-
 pub(crate) fn key_settings(alg: SigningAlgorithm) -> KeySettings {
     KeySettings {
         algorithm: alg,
@@ -63,12 +80,41 @@ pub(crate) fn key_settings(alg: SigningAlgorithm) -> KeySettings {
     }
 }
 
+/// The app for `store`, with keys sealed by `kek` and loaded (or made) at `now`.
 pub(crate) fn service(
     store: &Store,
     kek: &str,
     alg: SigningAlgorithm,
     clock: &TestClock,
-) -> web::Data<TokenService> {
+) -> TokenApp {
+    service_with(store, kek, alg, clock, &[])
+}
+
+/// Like [`service`], with more settings as `KEYGATE_*` variables.
+pub(crate) fn service_with(
+    store: &Store,
+    kek: &str,
+    alg: SigningAlgorithm,
+    clock: &TestClock,
+    settings: &[(&str, &str)],
+) -> TokenApp {
+    // The settings these tests are written against: the defaults, with this issuer
+    // and the scopes of `catalogue()`.
+    let mut env = vec![
+        ("KEYGATE_ISSUER", ISSUER),
+        (
+            "KEYGATE_SCOPES_CATALOGUE",
+            "feedback:read=feedback-api feedback:write=feedback-api billing:read=billing-api",
+        ),
+        ("KEYGATE_TOKEN_ALGORITHM", alg.as_str()),
+        ("KEYGATE_KEY_ENCRYPTION_KEY", kek),
+    ];
+    env.extend_from_slice(settings);
+    let config = keygate::config::Config::load(
+        None,
+        env.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .unwrap();
     let keys = Keys::load_or_create(
         store.clone(),
         Kek::from_base64(kek).unwrap(),
@@ -76,11 +122,10 @@ pub(crate) fn service(
         clock.now(),
     )
     .unwrap();
-    web::Data::new(TokenService::new(
+    TokenApp(keygate::Keygate::new(
+        &config,
         store.clone(),
         Arc::new(keys),
-        catalogue(),
-        settings(),
         clock.clock(),
     ))
 }
@@ -188,12 +233,7 @@ pub(crate) async fn reply<B: MessageBody>(resp: ServiceResponse<B>) -> Reply {
 
 macro_rules! app {
     ($service:expr) => {
-        test::init_service(
-            App::new()
-                .app_data($service.clone())
-                .configure(token_endpoint::http::configure),
-        )
-        .await
+        test::init_service($service.app()).await
     };
 }
 

@@ -139,20 +139,13 @@ async fn optional_scopes_come_only_when_asked_for(db: TestDb) {
     let kek = STANDARD.encode(ring_random());
     let clock = TestClock::starting_now();
     let now = clock.now();
-    let keys = Keys::load_or_create(
-        db.store.clone(),
-        Kek::from_base64(&kek).unwrap(),
-        key_settings(SigningAlgorithm::EdDSA),
-        now,
-    )
-    .unwrap();
-    let service = web::Data::new(TokenService::new(
-        db.store.clone(),
-        Arc::new(keys),
-        catalogue().with_optional(&["keygate:admin"]).unwrap(),
-        settings(),
-        clock.clock(),
-    ));
+    let service = service_with(
+        &db.store,
+        &kek,
+        SigningAlgorithm::EdDSA,
+        &clock,
+        &[("KEYGATE_SCOPES_OPTIONAL", "keygate:admin")],
+    );
     let app = app!(service);
     let (kp, secret) = account_keypair(&db.store, &["feedback:read", "keygate:admin"], now);
     let auth = basic(kp.client_id.as_str(), secret.expose());

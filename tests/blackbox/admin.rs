@@ -201,10 +201,10 @@ fn a_second_server_on_postgres_sees_disables_and_deletes_at_once() {
         keypairs.push((id, secret));
     }
     let refused_soon = |id: &str, secret: &str, what: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let deadline = clock::Clock::system().instant() + std::time::Duration::from_secs(3);
         while token(&two, id, secret, "").0 != 401 {
             assert!(
-                std::time::Instant::now() < deadline,
+                clock::Clock::system().instant() < deadline,
                 "{what} through one server not seen by the other within 3 s"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -264,7 +264,7 @@ fn servers_on_postgres_pick_up_a_rotation_at_once() {
     let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
     let kid = rotated["kid"].as_str().unwrap();
     for server in &servers {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let deadline = clock::Clock::system().instant() + std::time::Duration::from_secs(3);
         loop {
             let (_, jwks) = read(agent().get(&server.url("/.well-known/jwks.json")).call());
             let kids: Vec<&str> = jwks["keys"]
@@ -277,7 +277,7 @@ fn servers_on_postgres_pick_up_a_rotation_at_once() {
                 break;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                clock::Clock::system().instant() < deadline,
                 "{} did not publish the rotated key within 3 s: {kids:?}",
                 server.base
             );

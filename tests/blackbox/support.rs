@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keygate");
 
@@ -32,7 +32,7 @@ pub fn run(mut cmd: Command) -> Output {
 }
 
 fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
+    let start = clock::Clock::system().instant();
     loop {
         if child.try_wait().expect("wait").is_some() {
             return child.wait_with_output().expect("output");
@@ -93,8 +93,8 @@ impl Server {
     }
 
     fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
+        let deadline = clock::Clock::system().instant() + Duration::from_secs(30);
+        while clock::Clock::system().instant() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("keygate exited early ({status}): {}", self.log());
             }

@@ -119,10 +119,10 @@ fn rotation_by_the_cli_and_restarts_keep_tokens_valid() {
     let new_kid = rotated["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, kid(&before));
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let deadline = clock::Clock::system().instant() + std::time::Duration::from_secs(15);
     let after = loop {
         let t = oauth2_token(&server, &id, &secret, AuthType::BasicAuth);
-        if kid(&t) == new_kid || std::time::Instant::now() > deadline {
+        if kid(&t) == new_kid || clock::Clock::system().instant() > deadline {
             break t;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -22,6 +22,7 @@ keypair_store::on_both_backends_async! {
     trailing_data_after_the_body_is_refused;
     names_with_direction_overrides_or_invisible_characters_are_refused;
     changes_are_stamped_by_the_api_clock;
+    corrupt_rows_answer_500_with_the_fixed_body;
 }
 
 async fn lifecycle_shows_each_secret_exactly_once(db: TestDb) {
@@ -562,4 +563,34 @@ async fn changes_are_stamped_by_the_api_clock(db: TestDb) {
             "2031-02-03T04:05:06Z"
         ]
     );
+}
+
+/// A stored row that cannot be decoded is the server's problem: 500 with the fixed
+/// body (the cause goes to the log), not a 400 blaming the caller or a 409.
+async fn corrupt_rows_answer_500_with_the_fixed_body(db: TestDb) {
+    let env = Env::new(db);
+    let app = admin_app!(env);
+    let op = AdminClient::new(&app, operator(&env).token);
+    let a = op.create_account("A").await.unwrap();
+    let k = op
+        .create_account_keypair(&a.id, &NewKeypair::scopes(&["feedback:read"]))
+        .await
+        .unwrap()
+        .keypair;
+    env.db.execute_sql(&format!(
+        "UPDATE keypairs SET scopes = 'not a \"scope\"' WHERE client_id = '{}'",
+        k.client_id
+    ));
+    for path in [
+        format!("/admin/v1/keypairs/{}", k.client_id),
+        format!("/admin/v1/accounts/{}/keypairs", a.id),
+    ] {
+        let r = op.raw("GET", &path, None).await;
+        assert_eq!(r.status, 500, "{path}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"error": "internal_error", "message": "internal error"}),
+            "{path}"
+        );
+    }
 }

@@ -63,14 +63,32 @@ async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
     let (_, claims2) = verify(&app, &second, "feedback-api").await;
     assert_ne!(claims2["jti"], claims["jti"], "every token has its own jti");
 
-    // last_used_at is recorded.
-    assert!(f
-        .db
-        .store
-        .get_keypair(&kp.client_id)
-        .unwrap()
-        .last_used_at
-        .is_some());
+    // last_used_at is recorded at the service clock's time, at most once a minute.
+    let last_used = || {
+        f.db.store
+            .get_keypair(&kp.client_id)
+            .unwrap()
+            .last_used_at
+            .map(|t| t.unix_timestamp())
+    };
+    let first_use = f.clock.now().unix_timestamp();
+    assert_eq!(last_used(), Some(first_use));
+    let auth = basic(id, secret.expose());
+    let get_token = || post(&app, Some(&auth), "grant_type=client_credentials");
+    f.clock.advance(std::time::Duration::from_secs(59));
+    assert_eq!(get_token().await.status, 200);
+    assert_eq!(
+        last_used(),
+        Some(first_use),
+        "within the minute: not written"
+    );
+    f.clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(get_token().await.status, 200);
+    assert_eq!(
+        last_used(),
+        Some(f.clock.now().unix_timestamp()),
+        "a minute later: written at the clock's time"
+    );
 
     // A per-keypair lifetime overrides the default.
     let (kp2, s2) = {

@@ -454,36 +454,27 @@ async fn trailing_data_after_the_body_is_refused(db: TestDb) {
         .client_id;
     let before = env.db.dump_all_columns();
 
-    let r = op
-        .raw_body(
+    for (method, path, body) in [
+        (
             "patch",
-            &format!("/admin/v1/keypairs/{kp}"),
-            "application/json",
+            format!("/admin/v1/keypairs/{kp}"),
             r#"{"enabled":false}{"enabled":true}"#,
-        )
-        .await;
-    let err = r.error();
-    assert_eq!(
-        (r.status, err.error.as_str(), err.field.as_deref()),
-        (400, "invalid_request", Some("body")),
-        "{}",
-        r.body
-    );
-    let r = op
-        .raw_body(
+        ),
+        (
             "post",
-            "/admin/v1/accounts",
-            "application/json",
+            "/admin/v1/accounts".to_owned(),
             r#"{"name":"Acme"} this is not JSON"#,
-        )
-        .await;
-    let err = r.error();
-    assert_eq!(
-        (r.status, err.error.as_str(), err.field.as_deref()),
-        (400, "invalid_request", Some("body")),
-        "{}",
-        r.body
-    );
+        ),
+    ] {
+        let r = op.raw_body(method, &path, "application/json", body).await;
+        let err = r.error();
+        assert_eq!(
+            (r.status, err.error.as_str(), err.field.as_deref()),
+            (400, "invalid_request", Some("body")),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
 
     // Nothing was changed or created.
     assert!(op.get_keypair(&kp).await.unwrap().enabled);

@@ -229,14 +229,7 @@ fn every_write_reaches_other_stores_postgres() {
         return;
     };
     // A minute-long TTL (and reads at a fixed `t0`): only notices can update the reader.
-    let settings = keypair_store::PoolSettings {
-        keypair_cache_ttl: std::time::Duration::from_secs(60),
-        ..Default::default()
-    };
-    let reader = Store::open(&db.url, &settings).expect("reader");
-    let _listening = reader
-        .listen_for_changes(clock::Clock::system())
-        .expect("listener");
+    let (reader, _listening) = listening_store(&db);
     // Wait (with a deadline) until the listener is connected: a change it announces
     // reaches the reader.
     let real = clock::Clock::system();

@@ -78,6 +78,20 @@ pub(crate) fn authenticated_at(
     )
 }
 
+/// A second store on `db`'s database with a minute-long cache TTL, listening for
+/// other processes' changes (PostgreSQL): only notices can update its cache in time.
+pub(crate) fn listening_store(db: &TestDb) -> (Store, keypair_store::ChangeListener) {
+    let settings = keypair_store::PoolSettings {
+        keypair_cache_ttl: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let store = Store::open(&db.url, &settings).expect("listening store");
+    let listener = store
+        .listen_for_changes(clock::Clock::system())
+        .expect("a listener on PostgreSQL");
+    (store, listener)
+}
+
 mod cascades;
 mod change_tracking;
 mod concurrency;

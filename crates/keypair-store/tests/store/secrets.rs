@@ -280,15 +280,8 @@ fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
         eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
         return;
     };
-    let settings = keypair_store::PoolSettings {
-        keypair_cache_ttl: std::time::Duration::from_secs(60),
-        ..Default::default()
-    };
-    let here = Store::open(&db.url, &settings).expect("this process");
-    let _listening = here
-        .listen_for_changes(clock::Clock::system())
-        .expect("a listener on PostgreSQL");
-    let there = Store::open(&db.url, &settings).expect("another process");
+    let (here, _listening) = listening_store(&db);
+    let there = &db.store;
     let acct = there
         .create_account(&actor(), "Acme", t0())
         .expect("account");
@@ -319,7 +312,7 @@ fn other_processes_changes_reach_the_cache_at_once_on_postgres() {
         }
     };
     let (kp, secret) = &keypairs[0];
-    disable(&there, &kp.client_id);
+    disable(there, &kp.client_id);
     refused_soon(kp, secret, "a disable");
     let (kp, secret) = &keypairs[1];
     there

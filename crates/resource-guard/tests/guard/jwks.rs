@@ -82,6 +82,23 @@ fn refetch_is_allowed_again_after_the_interval() {
 /// The background refresh period of the tests below, on their test clocks.
 const EVERY: Duration = Duration::from_secs(60);
 
+/// A counting provider, a test clock, and a guard builder that refreshes from the
+/// provider every [`EVERY`] on that clock.
+fn refreshing() -> (
+    Arc<CountingJwks>,
+    clock::TestClock,
+    resource_guard::GuardBuilder,
+) {
+    let provider = CountingJwks::new(issuer_jwks());
+    let jwks_provider: Arc<dyn JwksProvider> = provider.clone();
+    let clock = test_clock();
+    let builder = Guard::builder(ISSUER, AUDIENCE)
+        .jwks_provider(jwks_provider)
+        .refresh_interval(Some(EVERY))
+        .clock(clock.clock());
+    (provider, clock, builder)
+}
+
 /// Polls `done` until it holds or a real-time deadline passes: for the refresher
 /// thread, which acts on its own once the test clock has moved.
 fn eventually(mut done: impl FnMut() -> bool) -> bool {
@@ -98,14 +115,9 @@ fn eventually(mut done: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn background_refresh_picks_up_new_keys() {
-    let provider = CountingJwks::new(issuer_jwks());
-    let jwks_provider: Arc<dyn JwksProvider> = provider.clone();
-    let clock = test_clock();
-    let guard = Guard::builder(ISSUER, AUDIENCE)
-        .jwks_provider(jwks_provider)
-        .refresh_interval(Some(EVERY))
+    let (provider, clock, builder) = refreshing();
+    let guard = builder
         .min_refetch_interval(Duration::from_secs(3600))
-        .clock(clock.clock())
         .build();
     // Use up the unknown-kid refetch, so only the refresher can find the new key.
     let _ = guard.validate(&sign(&TestKey::ed25519("random"), &claims()));
@@ -124,14 +136,8 @@ fn background_refresh_picks_up_new_keys() {
 
 #[test]
 fn background_refresher_stops_when_the_guard_is_dropped() {
-    let provider = CountingJwks::new(issuer_jwks());
-    let jwks_provider: Arc<dyn JwksProvider> = provider.clone();
-    let clock = test_clock();
-    let guard = Guard::builder(ISSUER, AUDIENCE)
-        .jwks_provider(jwks_provider)
-        .refresh_interval(Some(EVERY))
-        .clock(clock.clock())
-        .build();
+    let (provider, clock, builder) = refreshing();
+    let guard = builder.build();
     let runs = eventually(|| {
         clock.advance(EVERY);
         provider.fetches() >= 3

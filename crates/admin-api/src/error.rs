@@ -109,7 +109,7 @@ impl ResponseError for AdminError {
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header((header::CACHE_CONTROL, "no-store"));
         if let AdminError::Unauthorized(e) = self {
-            resp.insert_header((header::WWW_AUTHENTICATE, e.www_authenticate("keygate")));
+            resp.insert_header((header::WWW_AUTHENTICATE, e.www_authenticate(crate::REALM)));
         }
         if matches!(self, AdminError::Unavailable) {
             resp.insert_header((header::RETRY_AFTER, "5"));

@@ -13,6 +13,10 @@ pub use error::AdminError;
 pub use principal::{Principal, RoleBinding};
 
 use actix_web::web;
+
+/// The realm of the admin API's `WWW-Authenticate` challenges (the contract's), for
+/// its answers and for the guard that protects it.
+pub const REALM: &str = "keygate";
 use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
 

@@ -13,9 +13,6 @@ use token_endpoint::{Keys, TokenService};
 
 use crate::config::Config;
 
-/// The realm of the admin API's `WWW-Authenticate` challenges (the contract's).
-const ADMIN_REALM: &str = "keygate";
-
 /// One keygate process's services, built once from the validated config; [`Keygate::app`]
 /// makes the actix-web app that serves them (once per server worker). Cheap to clone.
 #[derive(Clone)]
@@ -119,7 +116,7 @@ fn admin_guard(config: &Config, keys: Arc<Keys>, clock: &Clock) -> Guard {
         .jwks_provider(Arc::new(LocalJwks(keys)))
         .min_refetch_interval(std::time::Duration::from_secs(1))
         .refresh_interval(Some(config.key.reload_interval))
-        .realm(ADMIN_REALM)
+        .realm(admin_api::REALM)
         .build()
 }
 

@@ -105,7 +105,7 @@ pub fn serve(config: &Config, clock: &Clock) -> Result<(), CommandError> {
     let keys = open_keys(config, &store, clock)?;
     // Other processes' keypair changes reach this one's cache at once (PostgreSQL). It
     // is dropped, and its thread joined, after the server has stopped.
-    let _changes = store.listen_for_changes(clock.clone());
+    let _changes = store.listen_for_changes();
     actix_web::rt::System::new().block_on(crate::server::run(
         config.clone(),
         store,

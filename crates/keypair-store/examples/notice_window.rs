@@ -31,7 +31,7 @@ fn main() {
     let real = clock::Clock::system();
     let there = Store::open(&url, &settings).expect("writer");
     let here = Store::open(&url, &settings).expect("reader");
-    let _listener = here.listen_for_changes(real.clone()).expect("listener");
+    let _listener = here.listen_for_changes().expect("listener");
     let actor = Actor::system("measure");
     let now = real.now();
     let acct = there

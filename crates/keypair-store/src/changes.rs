@@ -98,6 +98,7 @@ impl Drop for ChangeListener {
 /// What the listener thread needs.
 struct Listener {
     config: postgres::Config,
+    verify: Verify,
     cache: Weak<KeypairCache>,
     rotations: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -111,7 +112,7 @@ pub(crate) fn spawn_listener(
     rotations: Arc<AtomicU64>,
     clock: Clock,
 ) -> Option<ChangeListener> {
-    let config = match listener_config(url) {
+    let (config, verify) = match listener_config(url) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "the keypair change listener cannot use this database URL; other processes' changes are seen within the cache TTL");
@@ -121,6 +122,7 @@ pub(crate) fn spawn_listener(
     let stop = Arc::new(AtomicBool::new(false));
     let listener = Listener {
         config,
+        verify,
         cache,
         rotations,
         stop: stop.clone(),
@@ -141,10 +143,78 @@ pub(crate) fn spawn_listener(
     }
 }
 
+/// libpq URL parameters the listener passes on to the `postgres` crate (which rejects
+/// unknown ones). `sslmode`, `sslrootcert` and `keepalives_count` are translated; any
+/// other libpq-only parameter (`gssencmode`, `sslcert`, ...) is left out.
+const LISTENER_PARAMS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// How the listener checks the server's certificate, following the URL's `sslmode`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Verify {
+    /// `verify-ca` or `verify-full`: the certificate must chain to a trusted root.
+    certificate: bool,
+    /// `verify-full`: and name the host.
+    hostname: bool,
+    /// `sslrootcert`: the trusted roots (else the system's).
+    root_cert: Option<String>,
+}
+
 /// The store's URL as a `postgres` config, with the same bounds the pool's libpq
-/// connections get (`crate::db::bounded`), unless the URL sets its own.
-fn listener_config(url: &str) -> Result<postgres::Config, postgres::Error> {
-    let mut config = postgres::Config::from_str(url)?;
+/// connections get (`crate::db::bounded`) unless the URL sets its own, and how to
+/// verify the server.
+fn listener_config(url: &str) -> Result<(postgres::Config, Verify), postgres::Error> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut verify = Verify::default();
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (key, value) {
+            ("sslmode", "verify-ca" | "verify-full") => {
+                verify.certificate = true;
+                verify.hostname = value == "verify-full";
+                kept.push("sslmode=require".to_owned());
+            }
+            ("sslmode", "allow") => kept.push("sslmode=prefer".to_owned()),
+            ("sslmode", _) => kept.push(pair.to_owned()),
+            ("sslrootcert", path) => {
+                verify.root_cert = Some(
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+            }
+            ("keepalives_count", n) => kept.push(format!("keepalives_retries={n}")),
+            (key, _) if LISTENER_PARAMS.contains(&key) => kept.push(pair.to_owned()),
+            (key, _) => tracing::debug!(
+                parameter = key,
+                "the change listener ignores a libpq-only URL parameter"
+            ),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config = postgres::Config::from_str(&url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
@@ -156,16 +226,30 @@ fn listener_config(url: &str) -> Result<postgres::Config, postgres::Error> {
         .keepalives_idle(Duration::from_secs(10))
         .keepalives_interval(Duration::from_secs(5))
         .keepalives_retries(2);
-    Ok(config)
+    Ok((config, verify))
 }
 
-/// TLS as libpq's `sslmode=prefer`/`require` does it: encrypted when the server offers
-/// it, without certificate verification (libpq verifies only with `verify-ca`/
-/// `verify-full`, which the listener does not support; see docs/architecture.md).
-fn tls() -> Result<postgres_openssl::MakeTlsConnector, openssl::error::ErrorStack> {
-    let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
-    builder.set_verify(openssl::ssl::SslVerifyMode::NONE);
-    Ok(postgres_openssl::MakeTlsConnector::new(builder.build()))
+/// TLS as libpq does it for the URL's `sslmode`: with `prefer`/`require`, encrypted
+/// without checking the certificate; with `verify-ca`, the certificate must chain to
+/// `sslrootcert` (or the system's roots); with `verify-full`, it must also name the host.
+fn tls(verify: &Verify) -> Result<postgres_openssl::MakeTlsConnector, openssl::error::ErrorStack> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    let mut builder = SslConnector::builder(SslMethod::tls())?;
+    if verify.certificate {
+        builder.set_verify(SslVerifyMode::PEER);
+        if let Some(path) = &verify.root_cert {
+            builder.set_ca_file(path)?;
+        }
+    } else {
+        builder.set_verify(SslVerifyMode::NONE);
+    }
+    let mut connector = postgres_openssl::MakeTlsConnector::new(builder.build());
+    let check_hostname = verify.hostname;
+    connector.set_callback(move |config, _| {
+        config.set_verify_hostname(check_hostname);
+        Ok(())
+    });
+    Ok(connector)
 }
 
 impl Listener {
@@ -196,7 +280,7 @@ impl Listener {
     }
 
     fn connect(&self) -> Result<postgres::Client, String> {
-        let tls = tls().map_err(|e| e.to_string())?;
+        let tls = tls(&self.verify).map_err(|e| e.to_string())?;
         let mut client = self.config.connect(tls).map_err(|e| e.to_string())?;
         client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
@@ -257,10 +341,35 @@ mod tests {
 
     #[test]
     fn listener_urls_keep_their_own_bounds() {
-        let c = listener_config("postgres://u:pw@h:5432/db?connect_timeout=2").expect("url");
+        let (c, _) = listener_config("postgres://u:pw@h:5432/db?connect_timeout=2").expect("url");
         assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(2)));
-        let c = listener_config("postgres://h/db").expect("url");
+        let (c, _) = listener_config("postgres://h/db").expect("url");
         assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(5)));
         assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn libpq_only_parameters_do_not_stop_the_listener() {
+        // What the pool's URLs carry (`crate::db::bounded`) and what deployments use.
+        let url = crate::db::bounded(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ssl/pg%20ca.pem\
+             &sslcert=/c.pem&options=-csearch_path%3Dx",
+        );
+        let (c, verify) = listener_config(&url).expect("a libpq URL is usable");
+        assert_eq!(c.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(
+            verify,
+            Verify {
+                certificate: true,
+                hostname: true,
+                root_cert: Some("/etc/ssl/pg ca.pem".into()),
+            }
+        );
+        assert_eq!(c.get_options(), Some("-csearch_path=x"));
+        let (_, verify) = listener_config("postgres://h/db?sslmode=verify-ca").expect("url");
+        assert!(verify.certificate && !verify.hostname);
+        let (c, verify) = listener_config("postgres://h/db?sslmode=require").expect("url");
+        assert_eq!(c.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(verify, Verify::default());
     }
 }

@@ -85,13 +85,16 @@ impl Store {
     /// [`Store::signing_key_rotations`] (`crate::changes`). For long-running processes
     /// (the server); keep the listener alive as long as the store is used. `None` on
     /// SQLite (one process).
-    pub fn listen_for_changes(&self, clock: clock::Clock) -> Option<ChangeListener> {
+    ///
+    /// The listener paces its reconnects and pings with the real clock: it waits on
+    /// real sockets, so a test clock would only stall it.
+    pub fn listen_for_changes(&self) -> Option<ChangeListener> {
         match &self.url {
             DatabaseUrl::Postgres(u) => changes::spawn_listener(
                 u,
                 std::sync::Arc::downgrade(&self.cache),
                 self.rotations.clone(),
-                clock,
+                clock::Clock::system(),
             ),
             DatabaseUrl::Sqlite(_) => None,
         }

@@ -262,13 +262,15 @@ impl Registrar for StoreRegistrar<'_> {
                 state.fail(TokenError::InvalidClient);
                 Err(RegistrarError::Unspecified)
             }
-            Err(e) => {
+            Err(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "cannot authenticate client: store unavailable");
-                state.fail(if e.is_unavailable() {
-                    TokenError::TemporarilyUnavailable
-                } else {
-                    TokenError::ServerError
-                });
+                state.fail(TokenError::TemporarilyUnavailable);
+                Err(RegistrarError::PrimitiveError)
+            }
+            Err(e) => {
+                // `Debug` carries the cause (for a corrupt row: which row, never a value).
+                tracing::error!(error = ?e, "cannot authenticate client: store error");
+                state.fail(TokenError::ServerError);
                 Err(RegistrarError::PrimitiveError)
             }
         }

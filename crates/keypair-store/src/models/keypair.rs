@@ -144,6 +144,11 @@ impl KeypairRow {
         };
         let scopes = ScopeSet::parse_space_separated(&self.scopes)
             .map_err(|_| corrupt("stored scopes do not parse"))?;
+        let token_lifetime_seconds = self
+            .token_lifetime_seconds
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| corrupt("token lifetime out of range"))?;
         Ok(Keypair {
             client_id: ClientId::from_db(self.client_id),
             owner,
@@ -151,9 +156,7 @@ impl KeypairRow {
             comment: self.comment,
             enabled: self.enabled,
             secret_hint: self.secret_hint,
-            token_lifetime_seconds: self
-                .token_lifetime_seconds
-                .and_then(|s| u32::try_from(s).ok()),
+            token_lifetime_seconds,
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
             last_used_at: self.last_used_at.map(from_micros),

@@ -87,7 +87,7 @@ pub(crate) fn listening_store(db: &TestDb) -> (Store, keypair_store::ChangeListe
     };
     let store = Store::open(&db.url, &settings).expect("listening store");
     let listener = store
-        .listen_for_changes(clock::Clock::system())
+        .listen_for_changes()
         .expect("a listener on PostgreSQL");
     (store, listener)
 }

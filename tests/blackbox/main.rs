@@ -9,5 +9,6 @@ mod admin;
 mod cli;
 mod feedback_api;
 mod hardening;
+mod logging;
 mod outage;
 mod tokens;

@@ -67,9 +67,9 @@ fn connect_raw(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
 /// Adds libpq settings that bound how long a dead or unreachable server can hold a
 /// request, unless the URL sets them: a 5 s connect timeout, TCP keepalives, and a
 /// 10 s `tcp_user_timeout` (unacknowledged data: a blackholed server). Also
-/// `gssencmode=disable`: libpq would otherwise look for Kerberos credentials on every
-/// connect, and Kerberos asserts (SIGABRT) when the process exits under a thread doing
-/// that. A URL that wants GSSAPI encryption says so.
+/// `gssencmode=disable`: the compiled-in libpq has no GSSAPI (no Kerberos), and saying
+/// so keeps a system-libpq build from looking for Kerberos credentials on every
+/// connect (Kerberos aborted the process when it exited under a thread doing that).
 pub(crate) fn bounded(url: &str) -> String {
     let mut out = url.to_owned();
     for (key, value) in [
@@ -273,7 +273,7 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
 }
 
 /// Call before the first PostgreSQL connection of the process. libpq negotiates TLS
-/// with the system OpenSSL, which, left to itself, frees its state in an `atexit`
+/// with OpenSSL (compiled in, `vendored`), which, left to itself, frees its state in an `atexit`
 /// handler: a pool thread still in a handshake when the process exits then crashes
 /// (SIGSEGV, openssl/openssl#3505). Initialising OpenSSL first through openssl-sys,
 /// which asks for OPENSSL_INIT_NO_ATEXIT, means no such handler is registered; the

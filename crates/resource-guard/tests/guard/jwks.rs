@@ -79,6 +79,15 @@ fn refetch_is_allowed_again_after_the_interval() {
     assert_eq!(provider.fetches(), 3);
 }
 
+/// Every way the fake issuer's JWKS endpoint can answer with something unusable.
+const GARBAGE: [Mode; 5] = [
+    Mode::NotJson,
+    Mode::NoKeysArray,
+    Mode::JunkKeys,
+    Mode::ServerError,
+    Mode::Huge,
+];
+
 /// The background refresh period of the tests below, on their test clocks.
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -275,13 +284,7 @@ fn jwks_endpoint_slow_from_the_start_waits_are_bounded() {
 
 #[test]
 fn jwks_endpoint_returning_garbage_from_the_start_is_survived() {
-    for mode in [
-        Mode::NotJson,
-        Mode::NoKeysArray,
-        Mode::JunkKeys,
-        Mode::ServerError,
-        Mode::Huge,
-    ] {
+    for mode in GARBAGE {
         let issuer = FakeIssuer::start(issuer_jwks(), mode);
         let guard = bounded("build", || http_guard(&issuer.base));
         let reason = bounded("validate", || {
@@ -340,13 +343,7 @@ fn cached_keys_keep_working_when_the_jwks_endpoint_goes_slow() {
 #[test]
 fn cached_keys_keep_working_when_the_jwks_endpoint_returns_garbage() {
     let (issuer, guard, token) = cached_guard();
-    for mode in [
-        Mode::NotJson,
-        Mode::NoKeysArray,
-        Mode::JunkKeys,
-        Mode::ServerError,
-        Mode::Huge,
-    ] {
+    for mode in GARBAGE {
         issuer.set_mode(mode);
         let before = issuer.jwks_requests();
         bounded("refresh", || guard.refresh());

@@ -129,6 +129,7 @@ mod tests {
             created_at: datetime!(2030-01-01 00:00 UTC),
             updated_at: datetime!(2030-01-01 00:00 UTC),
             last_used_at: None,
+            generation: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod layers;
 mod log;
 mod scopes;
 mod server;
+mod status;
 mod throttle;
 mod token;
 
@@ -69,6 +70,7 @@ struct RawConfig {
     key: key::RawKey,
     server: server::RawServer,
     throttle: throttle::RawThrottle,
+    status: status::RawStatus,
 }
 
 /// The validated runtime configuration.
@@ -122,8 +124,9 @@ impl RawConfig {
         let key = self.key.validate()?;
         let server = self.server.validate()?;
         let throttle = self.throttle.validate()?;
+        let status = self.status.validate()?;
         Ok(Config {
-            token: token.settings(&issuer, throttle),
+            token: token.settings(&issuer, throttle, status),
             signing_algorithm: token.algorithm,
             listen,
             issuer,

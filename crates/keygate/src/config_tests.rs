@@ -90,7 +90,7 @@ fn env_beats_file_beats_defaults() {
         DatabaseUrl::Postgres("postgres://db/keygate".into())
     );
     assert_eq!(c.log_format, LogFormat::Json);
-    assert_eq!(c.catalogue.scopes().count(), 4);
+    assert_eq!(c.catalogue.scopes().count(), 5);
 }
 
 #[test]

@@ -54,6 +54,7 @@ pub enum AuditAction {
     KeypairCreate,
     KeypairUpdate,
     KeypairDelete,
+    KeypairRevokeTokens,
 }
 
 impl AuditAction {
@@ -67,6 +68,7 @@ impl AuditAction {
             AuditAction::KeypairCreate => "keypair.create",
             AuditAction::KeypairUpdate => "keypair.update",
             AuditAction::KeypairDelete => "keypair.delete",
+            AuditAction::KeypairRevokeTokens => "keypair.revoke_tokens",
         }
     }
 }

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::cache::Cached;
 use crate::ids::ClientId;
 use crate::models::keypair::{Keypair, KeypairRow};
+use crate::models::status::Generation;
 use crate::schema::keypairs;
 use crate::secret::{ClientSecret, SecretDigest};
 use crate::timestamp::to_micros;
@@ -82,7 +83,13 @@ impl Store {
             return Ok(Some(c));
         }
         let generation = self.cache.generation();
-        let Some(row) = self.read(|c| KeypairRow::find(c, id))? else {
+        let Some((row, current)) = self.read(|c| {
+            let Some(row) = KeypairRow::find(c, id)? else {
+                return Ok(None);
+            };
+            Ok(Some((row, Generation::current(c, id)?)))
+        })?
+        else {
             return Ok(None);
         };
         let digest = SecretDigest::from_db(&row.secret_digest).ok_or_else(|| {
@@ -91,7 +98,11 @@ impl Store {
                 id.as_str()
             ))
         })?;
-        let cached = Arc::new(Cached::new(row.into_keypair()?, digest, now));
+        let keypair = Keypair {
+            generation: current,
+            ..row.into_keypair()?
+        };
+        let cached = Arc::new(Cached::new(keypair, digest, now));
         self.cache
             .insert_if_current(id.as_str(), cached.clone(), generation);
         Ok(Some(cached))

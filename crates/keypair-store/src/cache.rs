@@ -121,7 +121,7 @@ impl KeypairCache {
         match change {
             Change::Keypair(id) => self.invalidate(id.as_str()),
             Change::AllKeypairs => self.clear(),
-            Change::SigningKeys => {}
+            Change::SigningKeys | Change::Status => {}
         }
     }
 
@@ -167,6 +167,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             last_used_at: None,
+            generation: None,
         };
         (kp, ClientSecret::generate().digest())
     }

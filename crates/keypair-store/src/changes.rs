@@ -39,6 +39,8 @@ const CHANNEL: &str = "keygate_keypairs";
 const ALL: &str = "*";
 /// The payload of a signing key rotation (not a client id: those start with `kg_`).
 const SIGNING_KEYS: &str = "#signing-keys";
+/// The payload of a token status change.
+const STATUS: &str = "#status";
 /// The longest the listener sleeps on its socket before looking whether it should stop
 /// (and so the longest a dropped [`ChangeListener`] waits for its thread).
 const WAKE: Duration = Duration::from_millis(200);
@@ -52,6 +54,7 @@ fn payload(change: &Change) -> &str {
         Change::Keypair(id) => id.as_str(),
         Change::AllKeypairs => ALL,
         Change::SigningKeys => SIGNING_KEYS,
+        Change::Status => STATUS,
     }
 }
 
@@ -59,7 +62,37 @@ fn parse_payload(payload: &str) -> Option<Change> {
     match payload {
         ALL => Some(Change::AllKeypairs),
         SIGNING_KEYS => Some(Change::SigningKeys),
+        STATUS => Some(Change::Status),
         id => ClientId::parse(id).ok().map(Change::Keypair),
+    }
+}
+
+/// Counters that move when something other than a keypair may have changed: signing
+/// keys and token status. Moved after this process's own commits and by notices from
+/// other processes (and on every listener reconnect, as notices may have been missed);
+/// watchers reload what they derive from them when a counter moves.
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    rotations: AtomicU64,
+    status: AtomicU64,
+}
+
+impl Signals {
+    /// Moves the counter of `change`, if it has one.
+    pub fn bump(&self, change: &Change) {
+        match change {
+            Change::SigningKeys => self.rotations.fetch_add(1, Ordering::AcqRel),
+            Change::Status => self.status.fetch_add(1, Ordering::AcqRel),
+            Change::Keypair(_) | Change::AllKeypairs => return,
+        };
+    }
+
+    pub fn rotations(&self) -> u64 {
+        self.rotations.load(Ordering::Acquire)
+    }
+
+    pub fn status(&self) -> u64 {
+        self.status.load(Ordering::Acquire)
     }
 }
 
@@ -100,7 +133,7 @@ struct Listener {
     config: postgres::Config,
     verify: Verify,
     cache: Weak<KeypairCache>,
-    rotations: Arc<AtomicU64>,
+    signals: Arc<Signals>,
     stop: Arc<AtomicBool>,
     clock: Clock,
 }
@@ -109,7 +142,7 @@ struct Listener {
 pub(crate) fn spawn_listener(
     url: &str,
     cache: Weak<KeypairCache>,
-    rotations: Arc<AtomicU64>,
+    signals: Arc<Signals>,
     clock: Clock,
 ) -> Option<ChangeListener> {
     let (config, verify) = match listener_config(url) {
@@ -124,7 +157,7 @@ pub(crate) fn spawn_listener(
         config,
         verify,
         cache,
-        rotations,
+        signals,
         stop: stop.clone(),
         clock,
     };
@@ -265,7 +298,8 @@ impl Listener {
                     if let Some(cache) = self.cache.upgrade() {
                         cache.apply(&Change::AllKeypairs);
                     }
-                    self.rotations.fetch_add(1, Ordering::AcqRel);
+                    self.signals.bump(&Change::SigningKeys);
+                    self.signals.bump(&Change::Status);
                     if let Err(e) = self.relay(&mut client) {
                         tracing::warn!(error = %e, "keypair change listener lost its connection");
                     }
@@ -310,9 +344,7 @@ impl Listener {
 
     fn apply(&self, payload: &str) {
         match parse_payload(payload) {
-            Some(Change::SigningKeys) => {
-                self.rotations.fetch_add(1, Ordering::AcqRel);
-            }
+            Some(change @ (Change::SigningKeys | Change::Status)) => self.signals.bump(&change),
             Some(change) => {
                 if let Some(cache) = self.cache.upgrade() {
                     cache.apply(&change);
@@ -333,6 +365,7 @@ mod tests {
             Change::Keypair(ClientId::generate()),
             Change::AllKeypairs,
             Change::SigningKeys,
+            Change::Status,
         ] {
             assert_eq!(parse_payload(payload(&change)), Some(change));
         }

@@ -107,6 +107,11 @@ opaque_id!(
     UserId, "usr_", "user_id"
 );
 
+opaque_id!(
+    /// A token status list's id, `sl_` + 32 hex digits (the last segment of its URI).
+    StatusListId, "sl_", "status_list_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,12 +24,15 @@ pub use auth::{ClientAuth, Rejection};
 pub use changes::ChangeListener;
 pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
-pub use ids::{AccountId, ClientId, EnvironmentId, UserId};
+pub use ids::{AccountId, ClientId, EnvironmentId, StatusListId, UserId};
 pub use models::account::{Account, Environment};
 pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
 pub use models::signing_key::StoredSigningKey;
+pub use models::status::{
+    Generation, GenerationPolicy, ListContents, StatusEntry, StatusList, TokenStatus,
+};
 pub use page::{Page, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, OPERATOR_SCOPE};
+pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, INTROSPECT_SCOPE, OPERATOR_SCOPE};
 pub use secret::{ClientSecret, SecretDigest, SECRET_PREFIX};
 pub use tx::{Change, Tx};
 pub use validate::{MAX_COMMENT_CHARS, MAX_NAME_CHARS};
@@ -51,8 +54,9 @@ pub struct Store {
     pool: db::DbPool,
     cache: std::sync::Arc<cache::KeypairCache>,
     url: DatabaseUrl,
-    /// Rotations announced by any process (and listener reconnects), while listening.
-    rotations: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Signing key rotations and status changes, of this process and (while
+    /// listening) of others.
+    signals: std::sync::Arc<changes::Signals>,
 }
 
 impl std::fmt::Debug for Store {
@@ -75,7 +79,7 @@ impl Store {
             pool,
             cache,
             url: url.clone(),
-            rotations: Default::default(),
+            signals: Default::default(),
         })
     }
 
@@ -93,18 +97,25 @@ impl Store {
             DatabaseUrl::Postgres(u) => changes::spawn_listener(
                 u,
                 std::sync::Arc::downgrade(&self.cache),
-                self.rotations.clone(),
+                self.signals.clone(),
                 clock::Clock::system(),
             ),
             DatabaseUrl::Sqlite(_) => None,
         }
     }
 
-    /// A counter that moves when a signing key rotation may have happened in another
-    /// process (only while [`Store::listen_for_changes`] runs): reload keys when it
-    /// changes.
+    /// A counter that moves when a signing key rotation may have happened (in this
+    /// process, or in another one while [`Store::listen_for_changes`] runs): reload
+    /// keys when it changes.
     pub fn signing_key_rotations(&self) -> u64 {
-        self.rotations.load(std::sync::atomic::Ordering::Acquire)
+        self.signals.rotations()
+    }
+
+    /// A counter that moves when token status may have changed (in this process, or in
+    /// another one while [`Store::listen_for_changes`] runs): rebuild status lists
+    /// when it changes. Without a notice, [`Store::status_version`] still tells.
+    pub fn status_changes(&self) -> u64 {
+        self.signals.status()
     }
 
     /// The backend in use.
@@ -146,7 +157,8 @@ impl Store {
                 conn.batch_execute(
                     "SELECT count(*) FROM accounts; SELECT count(*) FROM environments; \
                      SELECT count(*) FROM keypairs; SELECT count(*) FROM signing_keys; \
-                     SELECT count(*) FROM audit_records;",
+                     SELECT count(*) FROM audit_records; SELECT count(*) FROM status_lists; \
+                     SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version;",
                 )?;
                 Ok("ok".into())
             }
@@ -192,6 +204,7 @@ impl Store {
                 Ok((value, changes)) => {
                     for change in &changes {
                         self.cache.apply(change);
+                        self.signals.bump(change);
                     }
                     return Ok(value);
                 }

@@ -58,11 +58,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    status_lists (id) {
+        id -> Text,
+        capacity -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_entries (list_id, idx) {
+        list_id -> Text,
+        idx -> BigInt,
+        client_id -> Text,
+        status -> SmallInt,
+        created_at -> BigInt,
+        invalidated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    status_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(environments -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     environments,
     keypairs,
     signing_keys,
-    audit_records
+    audit_records,
+    status_lists,
+    status_entries,
+    status_version
 );

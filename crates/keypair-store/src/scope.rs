@@ -10,6 +10,9 @@ use crate::error::StoreError;
 pub const OPERATOR_SCOPE: &str = "keygate:operator";
 /// The scope of full account/environment administrators.
 pub const ADMIN_SCOPE: &str = "keygate:admin";
+/// Lets a keypair call `/introspect` (RFC 7662). Belongs to the admin API's audience;
+/// only operators may grant it.
+pub const INTROSPECT_SCOPE: &str = "keygate:introspect";
 const MAX_SCOPE_LEN: usize = 128;
 
 /// One scope token: `1*( %x21 / %x23-5B / %x5D-7E )`, at most 128 characters.

@@ -26,6 +26,8 @@ pub enum Change {
     AllKeypairs,
     /// The signing keys (a rotation).
     SigningKeys,
+    /// Token status: some entry of some status list changed, or a list was opened.
+    Status,
 }
 
 /// A write transaction in progress: the connection, and the changes recorded so far.

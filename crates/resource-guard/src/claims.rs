@@ -23,6 +23,18 @@ pub struct Claims {
     pub issued_at: i64,
     /// Token id (`jti`).
     pub token_id: String,
+    /// The token's entry in a status list (`status.status_list`), if it has one.
+    pub status: Option<StatusClaim>,
+}
+
+/// Where a token's status is published (draft-ietf-oauth-status-list §6.1): entry
+/// `idx` of the Status List Token at `uri`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct StatusClaim {
+    /// The entry's index in the list.
+    pub idx: u64,
+    /// The list's URI (`{issuer}/statuslists/{id}` for keygate).
+    pub uri: String,
 }
 
 impl Claims {
@@ -74,6 +86,7 @@ mod tests {
             expires_at: 0,
             issued_at: 0,
             token_id: String::new(),
+            status: None,
         }
     }
 

@@ -8,7 +8,7 @@ mod validate;
 #[cfg(feature = "actix")]
 pub mod actix;
 
-pub use claims::Claims;
+pub use claims::{Claims, StatusClaim};
 pub use error::GuardError;
 pub use jwks::{FetchError, HttpJwks, JwksProvider, StaticJwks};
 pub use validate::{

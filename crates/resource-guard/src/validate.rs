@@ -15,6 +15,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use crate::claims::StatusClaim;
 use crate::jwks::{parse_jwks, HttpJwks, JwksProvider, VerifyingKey};
 use crate::{Claims, GuardError};
 
@@ -189,6 +190,14 @@ struct RawClaims {
     acct: Option<String>,
     #[serde(default)]
     env: Option<String>,
+    #[serde(default)]
+    status: Option<RawStatus>,
+}
+
+/// `status` (draft-ietf-oauth-status-list §6.1): `{"status_list": {"idx", "uri"}}`.
+#[derive(Deserialize)]
+struct RawStatus {
+    status_list: StatusClaim,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +383,7 @@ impl Inner {
                 expires_at: c.exp,
                 issued_at: c.iat,
                 token_id: c.jti,
+                status: c.status.map(|s| s.status_list),
             }),
         }
     }

@@ -48,6 +48,7 @@ fn issue(c: &mut Criterion) {
             max_body_bytes: 16384,
             throttle: token_endpoint::ThrottleSettings::default(),
             client_ip_header: None,
+            status: token_endpoint::StatusSettings::default(),
         },
         clock,
     );

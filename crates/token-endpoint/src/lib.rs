@@ -43,6 +43,44 @@ pub struct TokenSettings {
     /// A header set by a trusted reverse proxy carrying the client address (e.g.
     /// `X-Forwarded-For`: its rightmost entry is used). `None`: the TCP peer address.
     pub client_ip_header: Option<String>,
+    /// Token status lists.
+    pub status: StatusSettings,
+}
+
+/// Settings of token status (`[status]`, docs/token-status.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusSettings {
+    /// The `ttl` of served lists: how long a resource server may use a list before
+    /// fetching it again, and how often every process checks the status version.
+    pub ttl: std::time::Duration,
+    /// How far ahead a served list's `exp` is set when it is signed; a list is re-signed
+    /// before less than this minus `ttl` remains.
+    pub list_lifetime: std::time::Duration,
+    /// Entries of a newly opened list.
+    pub list_capacity: u32,
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        StatusSettings {
+            ttl: std::time::Duration::from_secs(5),
+            list_lifetime: std::time::Duration::from_secs(600),
+            list_capacity: 1 << 20,
+        }
+    }
+}
+
+impl TokenSettings {
+    /// Where new generations go, and how long an INVALID entry stays out of the pool:
+    /// the longest token lifetime plus the retirement leeway, so that no live token
+    /// can point at a reused entry.
+    pub fn generation_policy(&self) -> keypair_store::GenerationPolicy {
+        keypair_store::GenerationPolicy {
+            list_capacity: self.status.list_capacity,
+            reuse_after: time::Duration::seconds(i64::from(self.max_lifetime_seconds))
+                + RETIREMENT_LEEWAY,
+        }
+    }
 }
 
 /// A signed access token and what the response says about it.

@@ -1,6 +1,6 @@
 //! `[scopes]`: the scope catalogue (every scope and the audience it belongs to).
 
-use keypair_store::{ScopeCatalogue, ADMIN_SCOPE, OPERATOR_SCOPE};
+use keypair_store::{ScopeCatalogue, ADMIN_SCOPE, INTROSPECT_SCOPE, OPERATOR_SCOPE};
 use serde::Deserialize;
 
 use super::{invalid, ConfigError};
@@ -35,6 +35,7 @@ impl RawScopes {
         }
         entries.push((ADMIN_SCOPE.to_owned(), issuer.to_owned()));
         entries.push((OPERATOR_SCOPE.to_owned(), issuer.to_owned()));
+        entries.push((INTROSPECT_SCOPE.to_owned(), issuer.to_owned()));
         ScopeCatalogue::new(entries)
             .map_err(|e| invalid("scopes.catalogue", e.to_string()))?
             .with_optional(&self.optional)

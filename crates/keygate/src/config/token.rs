@@ -1,7 +1,7 @@
 //! `[token]`: access token lifetimes, the signing algorithm and the request body limit.
 
 use serde::Deserialize;
-use token_endpoint::{SigningAlgorithm, TokenSettings};
+use token_endpoint::{SigningAlgorithm, StatusSettings, TokenSettings};
 
 use super::throttle::Throttle;
 use super::{invalid, ConfigError};
@@ -62,8 +62,14 @@ impl RawToken {
 }
 
 impl Token {
-    /// The token endpoint's settings: this section, the issuer and `[throttle]`.
-    pub(super) fn settings(&self, issuer: &str, throttle: Throttle) -> TokenSettings {
+    /// The token endpoint's settings: this section, the issuer, `[throttle]` and
+    /// `[status]`.
+    pub(super) fn settings(
+        &self,
+        issuer: &str,
+        throttle: Throttle,
+        status: StatusSettings,
+    ) -> TokenSettings {
         TokenSettings {
             issuer: issuer.to_owned(),
             lifetime_seconds: self.lifetime_seconds,
@@ -71,6 +77,7 @@ impl Token {
             max_body_bytes: self.max_body_bytes,
             throttle: throttle.settings,
             client_ip_header: throttle.client_ip_header,
+            status,
         }
     }
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::{AccountId, EnvironmentId};
+use crate::models::status::Generation;
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{accounts, environments, keypairs};
 use crate::timestamp::{from_micros, to_micros};
@@ -123,6 +124,7 @@ impl Account {
         id: &AccountId,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
+        Generation::invalidate_owned(tx, Some(id.as_str()), None, now)?;
         let keys = diesel::delete(keypairs::table.filter(keypairs::account_id.eq(id.as_str())))
             .execute(&mut **tx)?;
         let envs =
@@ -224,6 +226,7 @@ impl Environment {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let env = Environment::find(tx, id)?;
+        Generation::invalidate_owned(tx, None, Some(id.as_str()), now)?;
         let keys = diesel::delete(keypairs::table.filter(keypairs::environment_id.eq(id.as_str())))
             .execute(&mut **tx)?;
         if diesel::delete(environments::table.find(id.as_str())).execute(&mut **tx)? == 0 {

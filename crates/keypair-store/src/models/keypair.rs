@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::{AccountId, ClientId, EnvironmentId};
+use crate::models::status::Generation;
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::{environments, keypairs};
 use crate::scope::{Scope, ScopeSet, OPERATOR_SCOPE};
@@ -73,6 +74,9 @@ pub struct Keypair {
     pub updated_at: OffsetDateTime,
     /// When it last got a token (minute granularity).
     pub last_used_at: Option<OffsetDateTime>,
+    /// The current generation of its tokens (`None` before its first token, and after
+    /// its tokens were invalidated until its next one).
+    pub generation: Option<Generation>,
 }
 
 /// What a new keypair should be. Scopes must already be checked against the catalogue
@@ -130,6 +134,14 @@ impl KeypairRow {
             .optional()?)
     }
 
+    /// The keypair with its current generation read from `conn`.
+    pub(crate) fn load(self, conn: &mut DbConnection) -> StoreResult<Keypair> {
+        let mut keypair = self.into_keypair()?;
+        keypair.generation = Generation::current(conn, &keypair.client_id)?;
+        Ok(keypair)
+    }
+
+    /// The keypair without its generation (a new keypair has none).
     pub(crate) fn into_keypair(self) -> StoreResult<Keypair> {
         let corrupt =
             |what: &str| StoreError::Corrupt(format!("keypair {}: {what}", self.client_id));
@@ -160,6 +172,7 @@ impl KeypairRow {
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
             last_used_at: self.last_used_at.map(from_micros),
+            generation: None,
         })
     }
 }
@@ -339,7 +352,7 @@ impl Keypair {
     pub fn find(conn: &mut DbConnection, client_id: &ClientId) -> StoreResult<Keypair> {
         KeypairRow::find(conn, client_id)?
             .ok_or(StoreError::NotFound("keypair"))?
-            .into_keypair()
+            .load(conn)
     }
 
     /// Keypairs owned directly by an account (not its environments'), or by an
@@ -363,11 +376,16 @@ impl Keypair {
         let rows: Vec<KeypairRow> =
             after_cursor!(query, page, k::created_at, k::client_id).load(conn)?;
         let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.client_id));
+        let ids: Vec<&str> = page.items.iter().map(|r| r.client_id.as_str()).collect();
+        let mut generations = Generation::current_of(conn, &ids)?;
         Ok(Page {
             items: page
                 .items
                 .into_iter()
-                .map(KeypairRow::into_keypair)
+                .map(|r| {
+                    let generation = generations.remove(&r.client_id);
+                    r.into_keypair().map(|k| Keypair { generation, ..k })
+                })
                 .collect::<StoreResult<_>>()?,
             next_cursor: page.next_cursor,
         })
@@ -421,6 +439,17 @@ impl Keypair {
         if updated == 0 {
             return Err(StoreError::NotFound("keypair"));
         }
+        // Token status: removing a scope invalidates the tokens issued so far (they
+        // carry it); disabling suspends them, enabling makes suspended ones good again.
+        let old_scopes = ScopeSet::parse_space_separated(&current.scopes).unwrap_or_default();
+        if let Some(new_scopes) = &patch.scopes {
+            if old_scopes.iter().any(|s| !new_scopes.contains(s.as_str())) {
+                Generation::invalidate(tx, client_id, now)?;
+            }
+        }
+        if let Some(enabled) = patch.enabled {
+            Generation::set_suspended(tx, client_id, !enabled)?;
+        }
         AuditEntry {
             actor,
             action: AuditAction::KeypairUpdate,
@@ -444,6 +473,7 @@ impl Keypair {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let current = KeypairRow::find(tx, client_id)?.ok_or(StoreError::NotFound("keypair"))?;
+        Generation::invalidate(tx, client_id, now)?;
         let deleted =
             diesel::delete(keypairs::table.find(client_id.as_str())).execute(&mut **tx)?;
         if deleted == 0 {
@@ -459,6 +489,30 @@ impl Keypair {
         }
         .write(tx)?;
         tx.changed(Change::Keypair(client_id.clone()));
+        Ok(())
+    }
+}
+
+impl Keypair {
+    /// Invalidates every token issued to the keypair so far (`revoke-tokens`); its
+    /// next token opens a new generation. Audited as `keypair.revoke_tokens`.
+    pub fn revoke_tokens(
+        tx: &mut Tx<'_>,
+        actor: &Actor,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let current = KeypairRow::find(tx, client_id)?.ok_or(StoreError::NotFound("keypair"))?;
+        let had = Generation::invalidate(tx, client_id, now)?;
+        AuditEntry {
+            actor,
+            action: AuditAction::KeypairRevokeTokens,
+            target: client_id.as_str(),
+            account_id: audit_account(&current).as_ref(),
+            detail: format!("generation_invalidated={had}"),
+            now,
+        }
+        .write(tx)?;
         Ok(())
     }
 }

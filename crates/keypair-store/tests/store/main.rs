@@ -99,3 +99,4 @@ mod listings;
 mod objects;
 mod secrets;
 mod signing_keys;
+mod status;

@@ -14,6 +14,29 @@ keypair_store::on_both_backends! {
     full_lists_open_new_ones_and_invalid_entries_return_after_the_wait;
     indexes_are_drawn_at_random;
     status_version_moves_with_every_change;
+    concurrent_first_tokens_share_one_generation;
+}
+
+#[test]
+fn other_processes_hear_of_status_changes_postgres() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let (other, _listener) = listening_store(&db);
+    let (kp, _) = account_keypair(&db.store, &["feedback:read"]);
+    let clock = clock::Clock::system();
+    let wait_for_move = |from: u64, what: &str| {
+        let deadline = clock.instant() + std::time::Duration::from_secs(10);
+        while other.status_changes() == from {
+            assert!(clock.instant() < deadline, "{what}");
+            std::thread::yield_now();
+        }
+    };
+    // The listener's (re)connect counts as a possible change: wait for it first.
+    wait_for_move(0, "the listener never connected");
+    let before = other.status_changes();
+    open(&db.store, &kp.client_id);
+    wait_for_move(before, "no status notice reached the other store");
 }
 
 fn policy(capacity: u32) -> GenerationPolicy {
@@ -352,4 +375,29 @@ fn status_version_moves_with_every_change(db: &TestDb) {
         .expect("read")
         .is_none());
     let _: Vec<StatusList> = s.status_lists().expect("lists");
+}
+
+fn concurrent_first_tokens_share_one_generation(db: &TestDb) {
+    let s = &db.store;
+    let (kp, _) = account_keypair(s, &["feedback:read"]);
+    let start = std::sync::Barrier::new(8);
+    let got: Vec<Generation> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    s.open_generation(&kp.client_id, &policy(1 << 20), t0())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("open"))
+            .collect()
+    });
+    assert!(got.iter().all(|g| *g == got[0]), "one generation: {got:?}");
+    assert_eq!(
+        s.get_keypair(&kp.client_id).expect("kp").generation,
+        Some(got[0].clone())
+    );
 }

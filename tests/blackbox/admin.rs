@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::support::{agent, keygate, run, Server};
 
-fn token(server: &Server, id: &str, secret: &str, extra: &str) -> (u16, Value) {
+pub(crate) fn token(server: &Server, id: &str, secret: &str, extra: &str) -> (u16, Value) {
     let resp = agent()
         .post(&server.url("/token"))
         .set(
@@ -45,7 +45,7 @@ fn read(resp: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-fn admin(
+pub(crate) fn admin(
     server: &Server,
     bearer: &str,
     method: &str,

@@ -44,6 +44,15 @@ const STATUS: &str = "#status";
 /// The longest the listener sleeps on its socket before looking whether it should stop
 /// (and so the longest a dropped [`ChangeListener`] waits for its thread).
 const WAKE: Duration = Duration::from_millis(200);
+/// The listener connection's `application_name`: the URL's `application_name` (or
+/// `keygate`) followed by `-change-listener`, so operators can tell it from the pool's
+/// connections in `pg_stat_activity`.
+pub fn listener_application_name(url_application_name: Option<&str>) -> String {
+    format!(
+        "{}-change-listener",
+        url_application_name.unwrap_or("keygate")
+    )
+}
 /// How often an idle listener checks that its connection still works.
 const PING: Duration = Duration::from_secs(5);
 /// The pause before reconnecting after a failure.
@@ -254,6 +263,9 @@ fn listener_config(url: &str) -> Result<(postgres::Config, Verify), postgres::Er
     if config.get_tcp_user_timeout().is_none() {
         config.tcp_user_timeout(Duration::from_secs(10));
     }
+    // Names the connection in pg_stat_activity, for operators (and outage tests).
+    let name = listener_application_name(config.get_application_name());
+    config.application_name(&name);
     config
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(10))

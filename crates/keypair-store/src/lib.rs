@@ -21,7 +21,7 @@ pub mod testing;
 
 pub use audit::{Actor, AuditAction, AuditRecord};
 pub use auth::{ClientAuth, Rejection};
-pub use changes::ChangeListener;
+pub use changes::{listener_application_name, ChangeListener};
 pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
 pub use ids::{AccountId, ClientId, EnvironmentId, StatusListId, UserId};

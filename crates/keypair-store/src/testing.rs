@@ -59,6 +59,17 @@ impl TestDb {
         })
     }
 
+    /// The `application_name` of the change listeners of stores (and servers) on
+    /// this database, to find them in `pg_stat_activity` (PostgreSQL).
+    pub fn listener_application_name(&self) -> Option<String> {
+        match &self.cleanup {
+            Cleanup::Postgres { schema, .. } => {
+                Some(crate::listener_application_name(Some(schema)))
+            }
+            Cleanup::Sqlite(_) => None,
+        }
+    }
+
     /// The database URL as a string, for handing to the binary.
     pub fn url_string(&self) -> String {
         match &self.url {
@@ -144,8 +155,9 @@ pub fn fresh_postgres_schema(admin_url: &str) -> (String, String) {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .expect("create schema");
     let sep = if admin_url.contains('?') { '&' } else { '?' };
+    // Connections are named after the schema, so a test can find (and cut) its own.
     (
-        format!("{admin_url}{sep}options=-csearch_path%3D{schema}"),
+        format!("{admin_url}{sep}options=-csearch_path%3D{schema}&application_name={schema}"),
         schema,
     )
 }

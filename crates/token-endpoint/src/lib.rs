@@ -9,6 +9,7 @@ mod key_ring;
 mod policy;
 mod request;
 mod signing_key;
+pub mod status_lists;
 mod throttle;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, RETIREMENT_LEEWAY};
 pub use policy::{decide, Decision};
 pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest};
 pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};
+pub use status_lists::{Lookup, StatusLists};
 pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
 
 use clock::Clock;
@@ -122,6 +124,8 @@ pub struct TokenService {
     registered_url: Option<oxide_auth::primitives::registrar::RegisteredUrl>,
     /// Where `/token` reads the time: issue time and throttle windows.
     clock: Clock,
+    /// The signed status lists served at `/statuslists`.
+    status_lists: Arc<StatusLists>,
 }
 
 impl TokenService {
@@ -140,9 +144,16 @@ impl TokenService {
             .parse()
             .ok()
             .map(oxide_auth::primitives::registrar::RegisteredUrl::Exact);
+        let status_lists = Arc::new(StatusLists::new(
+            store.clone(),
+            keys.clone(),
+            &settings.issuer,
+            settings.status,
+        ));
         TokenService {
             store,
             keys,
+            status_lists,
             catalogue,
             throttle: Throttle::new(settings.throttle),
             settings,
@@ -205,6 +216,12 @@ impl TokenService {
     /// Where `/token` reads the time.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The status lists this process publishes; `keygate serve` refreshes them in the
+    /// background ([`StatusLists::refresh`]).
+    pub fn status_lists(&self) -> &Arc<StatusLists> {
+        &self.status_lists
     }
 }
 

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::request::{RawRequest, TokenRequest};
-use crate::throttle::RetryAfter;
 use crate::status_lists::{Lookup, StatusLists};
+use crate::throttle::RetryAfter;
 use crate::{AccessToken, TokenError, TokenService};
 
 /// Registers `/token`, `/.well-known/jwks.json`,

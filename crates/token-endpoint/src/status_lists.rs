@@ -198,13 +198,18 @@ impl StatusLists {
     pub fn refresh_due(&self, now: OffsetDateTime) -> bool {
         let snapshot = self.snapshot.load();
         let state = snapshot.state;
-        if state.failed_at.is_some_and(|t| now < t + RETRY_AFTER_FAILURE) {
+        if state
+            .failed_at
+            .is_some_and(|t| now < t + RETRY_AFTER_FAILURE)
+        {
             return false;
         }
         let Some(checked_at) = state.checked_at else {
             return true;
         };
-        let may_build = state.built_at.is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
+        let may_build = state
+            .built_at
+            .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
         let changed = state.pending || self.store.status_changes() != state.changes_seen;
         if now >= checked_at + self.ttl_duration() || (changed && may_build) {
             return true;
@@ -279,9 +284,13 @@ impl StatusLists {
             // Read the counter before the version: a change announced in between is
             // seen again next time.
             let changes = self.store.status_changes();
-            let check_due = state.checked_at.is_none_or(|t| now >= t + self.ttl_duration())
+            let check_due = state
+                .checked_at
+                .is_none_or(|t| now >= t + self.ttl_duration())
                 || changes != state.changes_seen;
-            let may_build = state.built_at.is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
+            let may_build = state
+                .built_at
+                .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
             let mut latest = None;
             if check_due && (may_build || !state.pending) {
                 let version = self.store.status_version()?;
@@ -389,7 +398,15 @@ impl StatusLists {
             .checked_add(self.lifetime_duration())
             .unwrap_or(iat_at);
         let (iat, exp) = (iat_at.unix_timestamp(), exp_at.unix_timestamp());
-        let jwt = sign(key, &self.uri(id), &self.issuer, lst, iat, exp, self.settings.ttl)?;
+        let jwt = sign(
+            key,
+            &self.uri(id),
+            &self.issuer,
+            lst,
+            iat,
+            exp,
+            self.settings.ttl,
+        )?;
         Ok(Signed {
             jwt: jwt.into(),
             iat,

@@ -289,3 +289,4 @@ mod errors;
 mod grant;
 mod keys;
 mod scopes;
+mod status_lists;

@@ -197,21 +197,7 @@ impl StatusLists {
     /// database.
     pub fn refresh_due(&self, now: OffsetDateTime) -> bool {
         let snapshot = self.snapshot.load();
-        let state = snapshot.state;
-        if state
-            .failed_at
-            .is_some_and(|t| now < t + RETRY_AFTER_FAILURE)
-        {
-            return false;
-        }
-        let Some(checked_at) = state.checked_at else {
-            return true;
-        };
-        let may_build = state
-            .built_at
-            .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
-        let changed = state.pending || self.store.status_changes() != state.changes_seen;
-        if now >= checked_at + self.ttl_duration() || (changed && may_build) {
+        if self.database_due(&snapshot.state, now) {
             return true;
         }
         let kid = self.keys.ring().current.kid().to_owned();
@@ -275,43 +261,75 @@ impl StatusLists {
         }
     }
 
-    fn refresh_locked(&self, writer: &mut Writer, now: OffsetDateTime) -> Result<(), StoreError> {
-        let state = &mut writer.state;
-        let db_allowed = state
+    /// Whether the database part of a refresh is due: the lists were never built, the
+    /// version check is due, or a change is pending or announced and a second has
+    /// passed since the last build. Never within a second of a failed read.
+    fn database_due(&self, state: &State, now: OffsetDateTime) -> bool {
+        if state
             .failed_at
-            .is_none_or(|t| now >= t + RETRY_AFTER_FAILURE);
-        if db_allowed {
-            // Read the counter before the version: a change announced in between is
-            // seen again next time.
-            let changes = self.store.status_changes();
-            let check_due = state
-                .checked_at
-                .is_none_or(|t| now >= t + self.ttl_duration())
-                || changes != state.changes_seen;
-            let may_build = state
-                .built_at
-                .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
-            let mut latest = None;
-            if check_due && (may_build || !state.pending) {
-                let version = self.store.status_version()?;
-                state.changes_seen = changes;
-                state.checked_at = Some(now);
-                state.pending |= state.version != Some(version);
-                latest = Some(version);
-            }
-            if state.pending && may_build {
-                let version = match latest {
-                    Some(v) => v,
-                    None => self.store.status_version()?,
-                };
-                self.rebuild(writer, now)?;
-                writer.state.version = Some(version);
-                writer.state.pending = false;
-                writer.state.built_at = Some(now);
-                writer.state.failed_at = None;
-            }
+            .is_some_and(|t| now < t + RETRY_AFTER_FAILURE)
+        {
+            return false;
         }
+        let Some(checked_at) = state.checked_at else {
+            return true;
+        };
+        let may_build = state
+            .built_at
+            .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
+        let changed = state.pending || self.store.status_changes() != state.changes_seen;
+        now >= checked_at + self.ttl_duration() || (changed && may_build)
+    }
+
+    fn refresh_locked(&self, writer: &mut Writer, now: OffsetDateTime) -> Result<(), StoreError> {
+        let result = if self.database_due(&writer.state, now) {
+            self.check_and_rebuild(writer, now)
+        } else {
+            Ok(())
+        };
+        // Re-signing needs no database: done even when the database failed.
         self.resign(writer, now);
+        result
+    }
+
+    /// Reads the status version if its check is due, and rebuilds the lists if it moved
+    /// and a second has passed since the last build (else the change stays pending).
+    fn check_and_rebuild(
+        &self,
+        writer: &mut Writer,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let state = &mut writer.state;
+        // Read the counter before the version: a change announced in between is seen
+        // again next time.
+        let changes = self.store.status_changes();
+        let check_due = state
+            .checked_at
+            .is_none_or(|t| now >= t + self.ttl_duration())
+            || changes != state.changes_seen;
+        let may_build = state
+            .built_at
+            .is_none_or(|t| now >= t + MIN_REBUILD_INTERVAL);
+        let mut latest = None;
+        if check_due && (may_build || !state.pending) {
+            let version = self.store.status_version()?;
+            state.changes_seen = changes;
+            state.checked_at = Some(now);
+            state.pending |= state.version != Some(version);
+            latest = Some(version);
+        }
+        if state.pending && may_build {
+            // The version before the contents: a change in between moves it again.
+            let version = match latest {
+                Some(v) => v,
+                None => self.store.status_version()?,
+            };
+            self.rebuild(writer, now)?;
+            writer.state.version = Some(version);
+            writer.state.pending = false;
+            writer.state.built_at = Some(now);
+        }
+        writer.state.failed_at = None;
         Ok(())
     }
 

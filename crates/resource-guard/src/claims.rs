@@ -23,6 +23,19 @@ pub struct Claims {
     pub issued_at: i64,
     /// Token id (`jti`).
     pub token_id: String,
+    /// Where the token's status is published (`status.status_list`), if it says.
+    /// When status checks are on (the default) a validated token's status was VALID.
+    pub status: Option<StatusClaim>,
+}
+
+/// A token's entry in a status list: `"status": {"status_list": {"idx", "uri"}}`
+/// (draft-ietf-oauth-status-list §6.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusClaim {
+    /// The entry's index in the list.
+    pub idx: u64,
+    /// The list's URI: `{issuer}/statuslists/{id}` for keygate tokens.
+    pub uri: String,
 }
 
 impl Claims {
@@ -74,6 +87,7 @@ mod tests {
             expires_at: 0,
             issued_at: 0,
             token_id: String::new(),
+            status: None,
         }
     }
 

@@ -245,8 +245,8 @@ impl StatusLists {
         f.in_flight.insert(id.to_owned());
         drop(f);
         let flight = InFlight { lists: self, id };
+        // A list is as fresh as the start of its fetch: its ttl counts from there.
         let result = self.fetch_list(uri, verify);
-        let now = self.clock.instant();
         match result {
             Ok(list) => {
                 let due = now + self.ttl_of(&list);
@@ -347,8 +347,10 @@ impl StatusLists {
             Err(_) => return,
         };
         for (id, uri) in due {
+            // The next refresh is due a ttl after this one starts.
+            let now = self.clock.instant();
             let result = self.fetch_list(&uri, verify);
-            let (now, wall) = (self.clock.instant(), self.clock.now().unix_timestamp());
+            let wall = self.clock.now().unix_timestamp();
             let Ok(mut held) = self.held.write() else {
                 return;
             };
@@ -368,7 +370,9 @@ impl StatusLists {
             let Some(e) = problem else {
                 continue;
             };
-            if h.warned.is_some_and(|t| now.duration_since(t) < WARN_EVERY) {
+            if h.warned
+                .is_some_and(|t| now.saturating_duration_since(t) < WARN_EVERY)
+            {
                 continue;
             }
             h.warned = Some(now);

@@ -109,20 +109,6 @@ fn refreshing() -> (
     (provider, clock, builder)
 }
 
-/// Polls `done` until it holds or a real-time deadline passes: for the refresher
-/// thread, which acts on its own once the test clock has moved.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let real = Clock::system();
-    let deadline = real.instant() + Duration::from_secs(10);
-    while real.instant() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
-
 #[test]
 fn background_refresh_picks_up_new_keys() {
     let (provider, clock, builder) = refreshing();

@@ -133,11 +133,6 @@ impl ListServer {
             .insert(id.to_owned(), vec![VALID; LIST_ENTRIES]);
     }
 
-    /// Forgets list `id` (404 from now on).
-    pub fn close(&self, id: &str) {
-        self.state().lists.remove(id);
-    }
-
     /// Sets entry `idx` of list `id` to `status`.
     pub fn set(&self, id: &str, idx: usize, status: u8) {
         self.state().lists.get_mut(id).expect("an open list")[idx] = status;

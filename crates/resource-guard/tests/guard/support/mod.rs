@@ -568,6 +568,20 @@ fn respond(mut stream: TcpStream, status: u16, content_type: &str, max_age: u64,
     let _ = stream.flush();
 }
 
+/// Polls `done` until it holds or a real-time deadline (10 s) passes: for the
+/// background refresher, which acts on its own once a test clock has moved.
+pub fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let real = Clock::system();
+    let deadline = real.instant() + Duration::from_secs(10);
+    while real.instant() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
+}
+
 /// A port on 127.0.0.1 where nothing listens.
 pub fn closed_port_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -69,6 +69,7 @@ impl Env {
                 KeySettings {
                     algorithm: SigningAlgorithm::EdDSA,
                     max_token_lifetime: time::Duration::days(1),
+                    publish_lead: time::Duration::ZERO,
                 },
                 clock.now(),
             )

@@ -44,6 +44,7 @@ impl Keygate {
         );
         let admin = AdminApi::new(
             store.clone(),
+            config.issuer.clone(),
             config.catalogue.clone(),
             config.token.max_lifetime_seconds,
             clock.clone(),

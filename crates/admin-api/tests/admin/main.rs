@@ -123,7 +123,8 @@ impl Env {
         let mut claims: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         edit(&mut claims);
-        let key = &self.keygate.keys().ring().current;
+        let ring = self.keygate.keys().ring();
+        let key = ring.signer(self.clock().now());
         let input = format!(
             "{}.{}",
             key.header_b64(),

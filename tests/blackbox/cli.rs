@@ -1,9 +1,10 @@
-//! The command line: bootstrap, migrate, serve, configuration errors.
+//! The command line: bootstrap, migrate, serve, keys rotate, configuration errors.
 
 use keypair_store::testing::TestDb;
 use keypair_store::{ClientAuth, ClientSecret, DatabaseUrl, PoolSettings, Store};
 
 use crate::support::{agent, call, keygate, run, Server};
+use crate::tokens::{bootstrap, kid, oauth2_token};
 
 fn assert_one_line_error(stderr: &[u8], needle: &str) {
     let text = String::from_utf8_lossy(stderr);
@@ -237,4 +238,100 @@ fn help_is_available_for_every_command() {
         );
         assert!(!dir.path().join("data").exists(), "--help touches nothing");
     }
+}
+
+/// `keygate keys rotate` with the default publish lead (60 s): it says when the new key
+/// signs; a running server publishes the key at its next reload while /token keeps
+/// signing with the current key; a second rotation meanwhile is refused.
+#[test]
+fn keys_rotate_publishes_the_new_key_a_minute_before_it_signs() {
+    use oauth2::AuthType;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = bootstrap(dir.path());
+    let env = [("KEYGATE_KEY_RELOAD_INTERVAL_SECONDS", "1")];
+    let server = Server::start(dir.path(), &env);
+    let old = kid(&oauth2_token(&server, &id, &secret, AuthType::BasicAuth));
+
+    let clock = clock::Clock::system();
+    let started = clock.now();
+    let out = run({
+        let mut c = keygate(dir.path());
+        c.args(["keys", "rotate"]);
+        c
+    });
+    let finished = clock.now();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    let rotated: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let obj = rotated.as_object().unwrap();
+    let mut fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["alg", "kid", "signs_from"]);
+    assert_eq!(rotated["alg"], "EdDSA");
+    let new = rotated["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let signs_from_text = rotated["signs_from"].as_str().unwrap();
+    let signs_from = OffsetDateTime::parse(signs_from_text, &Rfc3339).unwrap();
+    let lead = time::Duration::seconds(60);
+    assert!(
+        started + lead <= signs_from && signs_from <= finished + lead,
+        "signs_from {signs_from} is not 60 s after the rotation ({started} .. {finished})"
+    );
+    assert!(
+        stderr.contains(signs_from_text),
+        "the log says when the key signs: {stderr}"
+    );
+
+    // The running server publishes the key at its next reload (every second here).
+    let deadline = clock.instant() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, body) = call(agent().get(&server.url("/.well-known/jwks.json")));
+        assert_eq!(status, 200, "{body}");
+        let jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        if kids.contains(&new.as_str()) {
+            assert!(kids.contains(&old.as_str()), "{kids:?}");
+            break;
+        }
+        assert!(
+            clock.instant() < deadline,
+            "the server did not publish {new} within 15 s: {kids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // ... and keeps signing with the current key until `signs_from`.
+    let token = oauth2_token(&server, &id, &secret, AuthType::BasicAuth);
+    assert!(
+        clock.now() < signs_from,
+        "this machine took a minute to get here; the check below would mean nothing"
+    );
+    assert_eq!(kid(&token), old, "/token signs with the current key");
+
+    // One rotation waits at a time.
+    let again = run({
+        let mut c = keygate(dir.path());
+        c.args(["keys", "rotate"]);
+        c
+    });
+    assert!(!again.status.success());
+    assert!(again.stdout.is_empty(), "nothing printed when refused");
+    let text = String::from_utf8_lossy(&again.stderr);
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("keygate: error: "))
+        .unwrap_or_else(|| panic!("no error line: {text}"));
+    assert!(
+        error.contains(&new) && error.contains(signs_from_text),
+        "the refusal names the waiting key and when it signs: {error}"
+    );
 }

@@ -3,7 +3,7 @@
 //! keys over HTTP and accepts or refuses correctly.
 
 #[path = "../../crates/resource-guard/examples/feedback_api.rs"]
-mod example;
+pub(crate) mod example;
 
 use actix_web::{test, web, App};
 use resource_guard::Guard;

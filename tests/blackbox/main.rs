@@ -11,4 +11,5 @@ mod feedback_api;
 mod hardening;
 mod logging;
 mod outage;
+mod status;
 mod tokens;

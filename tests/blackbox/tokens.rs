@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::{agent, call, keygate, run, Server};
 
-fn bootstrap(dir: &std::path::Path) -> (String, String) {
+pub(crate) fn bootstrap(dir: &std::path::Path) -> (String, String) {
     let out = run({
         let mut c = keygate(dir);
         c.arg("bootstrap");
@@ -28,7 +28,7 @@ fn bootstrap(dir: &std::path::Path) -> (String, String) {
     )
 }
 
-fn oauth2_token(server: &Server, id: &str, secret: &str, auth: AuthType) -> String {
+pub(crate) fn oauth2_token(server: &Server, id: &str, secret: &str, auth: AuthType) -> String {
     let client = BasicClient::new(ClientId::new(id.to_owned()))
         .set_client_secret(ClientSecret::new(secret.to_owned()))
         .set_token_uri(TokenUrl::new(server.url("/token")).unwrap())
@@ -66,7 +66,7 @@ fn verify(server: &Server, token: &str) -> Value {
         .claims
 }
 
-fn kid(token: &str) -> String {
+pub(crate) fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
@@ -105,9 +105,12 @@ fn rotation_by_the_cli_and_restarts_keep_tokens_valid() {
     let server = Server::start(dir.path(), &env);
     let before = oauth2_token(&server, &id, &secret, AuthType::BasicAuth);
 
+    // With no publish lead the new key signs as soon as the server has re-read the
+    // keys (cli.rs tests the default lead).
     let out = run({
         let mut c = keygate(dir.path());
-        c.args(["keys", "rotate"]);
+        c.args(["keys", "rotate"])
+            .env("KEYGATE_KEY_PUBLISH_LEAD_SECONDS", "0");
         c
     });
     assert!(

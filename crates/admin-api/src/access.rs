@@ -26,6 +26,12 @@ impl RoleBinding {
         matches!(self, RoleBinding::Operator)
     }
 
+    /// Granting `keygate:introspect` (reading any token's claims at `/introspect`): a
+    /// create or PATCH body that names it is refused for everyone else.
+    pub fn may_grant_introspect(&self) -> bool {
+        matches!(self, RoleBinding::Operator)
+    }
+
     /// An account object. Closing the account needs `Manage`.
     pub fn account(&self, id: &AccountId) -> Reach {
         match self {
@@ -99,6 +105,13 @@ impl Principal {
         self.bindings().iter().any(RoleBinding::may_create_accounts)
     }
 
+    /// See [`RoleBinding::may_grant_introspect`].
+    pub fn may_grant_introspect(&self) -> bool {
+        self.bindings()
+            .iter()
+            .any(RoleBinding::may_grant_introspect)
+    }
+
     /// See [`RoleBinding::account`].
     pub fn account(&self, id: &AccountId) -> Reach {
         self.reach(|b| b.account(id))
@@ -162,6 +175,8 @@ mod tests {
         let sibling_owner = env_owner(&a, &e2);
 
         assert!(operator.may_create_accounts() && !acct_admin.may_create_accounts());
+        assert!(operator.may_grant_introspect());
+        assert!(!acct_admin.may_grant_introspect() && !env_admin.may_grant_introspect());
         assert_eq!(acct_admin.account(&a), Reach::Read);
         assert_eq!(acct_admin.account(&b), Reach::None);
         assert_eq!(env_admin.account(&a), Reach::None);
@@ -183,6 +198,7 @@ mod tests {
         let e = EnvironmentId::generate();
         let nobody = principal(vec![]);
         assert!(!nobody.may_create_accounts());
+        assert!(!nobody.may_grant_introspect());
         assert_eq!(nobody.account(&a), Reach::None);
         assert_eq!(nobody.account_children(&a), Reach::None);
         assert_eq!(nobody.environment(&a, &e), Reach::None);
@@ -270,6 +286,7 @@ mod tests {
         // An operator binding next to anything reaches everything.
         let op = principal(vec![env_admin(&a, &e), RoleBinding::Operator]);
         assert!(op.may_create_accounts());
+        assert!(op.may_grant_introspect());
         assert_eq!(op.account(&AccountId::generate()), Reach::Manage);
         assert_eq!(op.keypair(&Owner::Operator), Reach::Manage);
     }

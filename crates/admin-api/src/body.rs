@@ -31,15 +31,45 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if request_body::media_type(&req).as_deref() != Some("application/json") {
                 return Err(AdminError::UnsupportedMediaType);
             }
-            let body = request_body::read_limited(&req, payload, MAX_BODY_BYTES)
-                .await
-                .map_err(|e| match e {
-                    BodyError::TooLarge => AdminError::PayloadTooLarge,
-                    BodyError::Unreadable(_) => AdminError::bad("body", "unreadable body"),
-                })?;
+            let body = read(&req, payload).await?;
             parse_json(&body).map(JsonBody)
         })
     }
+}
+
+/// A JSON body that may be left out: no body at all (or zero bytes, whatever the
+/// `Content-Type`) is `None`; anything else is held to [`JsonBody`]'s rules
+/// (`application/json`, at most 64 KiB, exactly one object parsed into `T`).
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read(&req, payload).await?;
+            if body.is_empty() {
+                return Ok(OptionalJsonBody(None));
+            }
+            if request_body::media_type(&req).as_deref() != Some("application/json") {
+                return Err(AdminError::UnsupportedMediaType);
+            }
+            parse_json(&body).map(|v| OptionalJsonBody(Some(v)))
+        })
+    }
+}
+
+async fn read(req: &HttpRequest, payload: Payload) -> Result<actix_web::web::Bytes, AdminError> {
+    request_body::read_limited(req, payload, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => AdminError::PayloadTooLarge,
+            BodyError::Unreadable(_) => AdminError::bad("body", "unreadable body"),
+        })
 }
 
 /// Parses a body that is exactly one JSON object (whitespace around it allowed) into

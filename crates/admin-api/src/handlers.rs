@@ -6,8 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use keypair_store::{AccountId, ClientId, EnvironmentId};
 
 use crate::auth::Caller;
-use crate::body::{page_request, JsonBody};
-use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput};
+use crate::body::{page_request, JsonBody, OptionalJsonBody};
+use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput, RevokeTokensInput};
 use crate::views::{
     AccountView, AuditView, CreatedKeypair, EnvironmentView, KeypairView, ListView,
 };
@@ -187,6 +187,19 @@ pub async fn delete_keypair(caller: Caller, api: Api, path: web::Path<String>) -
     let id = client_id(&path)?;
     let now = api.clock.now();
     run(api, move |a| a.delete_keypair(&caller.0, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn revoke_tokens(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: OptionalJsonBody<RevokeTokensInput>,
+) -> Reply {
+    let id = client_id(&path)?;
+    let input = body.0.unwrap_or_default();
+    let now = api.clock.now();
+    run(api, move |a| a.revoke_tokens(&caller.0, &id, input, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

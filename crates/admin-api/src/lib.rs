@@ -20,11 +20,12 @@ pub const REALM: &str = "keygate";
 use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
 
-/// The admin API's state: the store, the scope catalogue, the lifetime bound and the
-/// clock that stamps every change.
+/// The admin API's state: the store, the issuer, the scope catalogue, the lifetime
+/// bound and the clock that stamps every change.
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
+    issuer: String,
     catalogue: ScopeCatalogue,
     max_token_lifetime_seconds: u32,
     clock: Clock,
@@ -32,16 +33,20 @@ pub struct AdminApi {
 
 impl AdminApi {
     /// Wires the API. Register it with `App::app_data(web::Data::new(api))` together with
-    /// a `web::Data<resource_guard::Guard>` for the issuer's own audience. Handlers take
-    /// `now` from `clock` (`Clock::system()` in production).
+    /// a `web::Data<resource_guard::Guard>` for the issuer's own audience. `issuer` is
+    /// the issuer URL without a trailing slash, as the token endpoint writes it: a
+    /// caller's token must point at a status list under `{issuer}/statuslists/`.
+    /// Handlers take `now` from `clock` (`Clock::system()` in production).
     pub fn new(
         store: Store,
+        issuer: impl Into<String>,
         catalogue: ScopeCatalogue,
         max_token_lifetime_seconds: u32,
         clock: Clock,
     ) -> AdminApi {
         AdminApi {
             store,
+            issuer: issuer.into(),
             catalogue,
             max_token_lifetime_seconds,
             clock,
@@ -78,5 +83,6 @@ admin_routes! {
     get "/admin/v1/keypairs/{client_id}" => handlers::get_keypair;
     patch "/admin/v1/keypairs/{client_id}" => handlers::update_keypair;
     delete "/admin/v1/keypairs/{client_id}" => handlers::delete_keypair;
+    post "/admin/v1/keypairs/{client_id}/revoke-tokens" => handlers::revoke_tokens;
     get "/admin/v1/accounts/{account_id}/audit" => handlers::list_audit;
 }

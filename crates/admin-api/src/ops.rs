@@ -3,7 +3,7 @@
 
 use keypair_store::{
     Account, AccountId, AuditRecord, ClientId, ClientSecret, Environment, EnvironmentId, Keypair,
-    KeypairPatch, NewKeypair, Owner, Page, PageRequest,
+    KeypairPatch, NewKeypair, Owner, Page, PageRequest, ScopeSet, INTROSPECT_SCOPE,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -27,7 +27,8 @@ pub struct NameInput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeypairInput {
-    /// Allowed scopes, each from the catalogue (`keygate:operator` excluded).
+    /// Allowed scopes, each from the catalogue (`keygate:operator` excluded;
+    /// `keygate:introspect` from operators only).
     pub scopes: Vec<String>,
     /// Purpose (up to 1000 characters; default empty).
     #[serde(default)]
@@ -44,6 +45,12 @@ fn enabled_by_default() -> bool {
     true
 }
 
+/// `POST /keypairs/{client_id}/revoke-tokens`: no fields (the body may be absent,
+/// empty or `{}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokensInput {}
+
 /// `PATCH /keypairs/{client_id}`: absent fields stay as they are.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +58,7 @@ pub struct KeypairPatchInput {
     /// New enabled flag.
     #[serde(default)]
     pub enabled: Option<bool>,
-    /// New scopes.
+    /// New scopes (the same rules as at creation).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
     /// New comment.
@@ -69,17 +76,32 @@ fn require(reach: Reach, need: Reach) -> Result<(), AdminError> {
 }
 
 impl AdminApi {
-    fn scopes(&self, scopes: &[String]) -> Result<keypair_store::ScopeSet, AdminError> {
+    /// Scopes a create or PATCH body gives a keypair: each in the catalogue, never
+    /// `keygate:operator` (the catalogue refuses it), and `keygate:introspect` only
+    /// from a caller that may grant it, whether or not the keypair holds it already.
+    fn scopes(&self, caller: &Principal, scopes: &[String]) -> Result<ScopeSet, AdminError> {
         if scopes.len() > MAX_SCOPES {
             return Err(AdminError::bad(
                 "scopes",
                 format!("at most {MAX_SCOPES} scopes"),
             ));
         }
-        Ok(self.catalogue.validate_for_keypair(scopes)?)
+        let scopes = self.catalogue.validate_for_keypair(scopes)?;
+        if scopes.contains(INTROSPECT_SCOPE) && !caller.may_grant_introspect() {
+            return Err(AdminError::bad(
+                "scopes",
+                format!("only operators may grant `{INTROSPECT_SCOPE}`"),
+            ));
+        }
+        Ok(scopes)
     }
 
-    fn new_keypair(&self, owner: Owner, input: NewKeypairInput) -> Result<NewKeypair, AdminError> {
+    fn new_keypair(
+        &self,
+        caller: &Principal,
+        owner: Owner,
+        input: NewKeypairInput,
+    ) -> Result<NewKeypair, AdminError> {
         if let Some(l) = input.token_lifetime_seconds {
             if l == 0 || l > self.max_token_lifetime_seconds {
                 return Err(AdminError::bad(
@@ -90,7 +112,7 @@ impl AdminApi {
         }
         Ok(NewKeypair {
             owner,
-            scopes: self.scopes(&input.scopes)?,
+            scopes: self.scopes(caller, &input.scopes)?,
             comment: input.comment,
             enabled: input.enabled,
             token_lifetime_seconds: input.token_lifetime_seconds,
@@ -196,7 +218,7 @@ impl AdminApi {
         now: OffsetDateTime,
     ) -> Result<(Keypair, ClientSecret), AdminError> {
         require(caller.account_children(account), Reach::Manage)?;
-        let new = self.new_keypair(Owner::Account(account.clone()), input)?;
+        let new = self.new_keypair(caller, Owner::Account(account.clone()), input)?;
         Ok(self.store.create_keypair(caller.actor(), new, now)?)
     }
 
@@ -217,7 +239,7 @@ impl AdminApi {
             account_id: env.account_id,
             environment_id: env.id,
         };
-        let new = self.new_keypair(owner, input)?;
+        let new = self.new_keypair(caller, owner, input)?;
         Ok(self.store.create_keypair(caller.actor(), new, now)?)
     }
 
@@ -284,7 +306,7 @@ impl AdminApi {
             scopes: input
                 .scopes
                 .as_deref()
-                .map(|s| self.scopes(s))
+                .map(|s| self.scopes(caller, s))
                 .transpose()?,
             comment: input.comment,
         };
@@ -300,6 +322,20 @@ impl AdminApi {
     ) -> Result<(), AdminError> {
         self.visible_keypair(caller, id, Reach::Manage)?;
         Ok(self.store.delete_keypair(caller.actor(), id, now)?)
+    }
+
+    /// `POST /keypairs/{client_id}/revoke-tokens`: every token issued to the keypair so
+    /// far is refused from now on (its generation becomes INVALID); its next token
+    /// starts a new generation. The same reach as changing the keypair.
+    pub fn revoke_tokens(
+        &self,
+        caller: &Principal,
+        id: &ClientId,
+        _input: RevokeTokensInput,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        self.visible_keypair(caller, id, Reach::Manage)?;
+        Ok(self.store.revoke_tokens(caller.actor(), id, now)?)
     }
 
     /// `GET /accounts/{id}/audit`. Records outlive a closed account (operators can

@@ -44,6 +44,7 @@ impl Keygate {
         );
         let admin = AdminApi::new(
             store.clone(),
+            config.issuer.clone(),
             config.catalogue.clone(),
             config.token.max_lifetime_seconds,
             clock.clone(),
@@ -109,13 +110,16 @@ impl Keygate {
 }
 
 /// The admin API's guard: the same validation as any resource server, for the issuer's
-/// own audience, with keys read from this process instead of over HTTP.
+/// own audience, with keys read from this process instead of over HTTP. Without status
+/// lists: the admin API checks its caller against the database on every call (design,
+/// "Token status": it checks status in process), which is fresher than any list.
 fn admin_guard(config: &Config, keys: Arc<Keys>, clock: &Clock) -> Guard {
     Guard::builder(&config.issuer, &config.issuer)
         .clock(clock.clone())
         .jwks_provider(Arc::new(LocalJwks(keys)))
         .min_refetch_interval(std::time::Duration::from_secs(1))
         .refresh_interval(Some(config.key.reload_interval))
+        .status_checks(false)
         .realm(admin_api::REALM)
         .build()
 }

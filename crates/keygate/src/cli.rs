@@ -35,9 +35,12 @@ pub enum Command {
 /// `keygate keys ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
-    /// Add a new signing key that signs from now on. Previous keys stay in JWKS until
-    /// every token they signed has expired. Running servers pick the new key up within
-    /// key.reload_interval_seconds. Prints {"kid": "...", "alg": "..."}.
+    /// Add a new signing key: published in the JWKS now, it signs from
+    /// key.publish_lead_seconds (default 60) later; the current key signs until then.
+    /// Previous keys stay in JWKS until every token they signed has expired. Running
+    /// servers pick the new key up within key.reload_interval_seconds. Prints
+    /// {"kid": "...", "alg": "...", "signs_from": "<RFC 3339>"}. Refused while the key
+    /// of an earlier rotation still waits to sign.
     Rotate,
 }
 

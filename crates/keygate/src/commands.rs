@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clock::Clock;
 use keypair_store::{Actor, Owner, PageRequest, Store};
-use token_endpoint::{Kek, KekSource, KeySettings, Keys};
+use time::format_description::well_known::Rfc3339;
+use token_endpoint::{Kek, KekSource, Keys};
 
 use crate::config::Config;
 
@@ -25,8 +26,8 @@ pub enum CommandError {
     Keys(#[from] token_endpoint::KeyError),
 }
 
-/// Loads the key-encryption key and the signing keys (creating the first one).
-pub fn open_keys(config: &Config, store: &Store, clock: &Clock) -> Result<Arc<Keys>, CommandError> {
+/// Loads the key-encryption key, logging where it came from.
+fn load_kek(config: &Config) -> Result<Kek, CommandError> {
     let (kek, source) = Kek::load(&config.key.configured, &config.key.file)
         .map_err(token_endpoint::KeyError::from)?;
     match source {
@@ -40,24 +41,42 @@ pub fn open_keys(config: &Config, store: &Store, clock: &Clock) -> Result<Arc<Ke
              (KEYGATE_KEY_ENCRYPTION_KEY) when several processes share a database"
         ),
     }
-    let settings = KeySettings {
-        algorithm: config.signing_algorithm,
-        max_token_lifetime: time::Duration::seconds(i64::from(config.token.max_lifetime_seconds)),
-    };
+    Ok(kek)
+}
+
+/// Loads the key-encryption key and the signing keys (creating the first one).
+pub fn open_keys(config: &Config, store: &Store, clock: &Clock) -> Result<Arc<Keys>, CommandError> {
+    let kek = load_kek(config)?;
     Ok(Arc::new(Keys::load_or_create(
         store.clone(),
         kek,
-        settings,
+        config.key_settings(),
         clock.now(),
     )?))
 }
 
-/// `keygate keys rotate`.
+/// `keygate keys rotate`: adds a key that is published now and signs from
+/// `key.publish_lead_seconds` later (at once on an empty database), and prints
+/// `{"kid", "alg", "signs_from"}`. Refused while an earlier rotation's key still waits
+/// to sign.
 pub fn rotate_keys(config: &Config, clock: &Clock) -> Result<(), CommandError> {
     let store = open_store(config)?;
-    let keys = open_keys(config, &store, clock)?;
-    let kid = keys.rotate(clock.now())?;
-    let line = serde_json::json!({"kid": kid, "alg": config.signing_algorithm.as_str()});
+    let kek = load_kek(config)?;
+    let now = clock.now();
+    let key = Keys::rotate_stored(&store, &kek, &config.key_settings(), now)?;
+    let signs_from = key.signs_from.format(&Rfc3339).unwrap_or_default();
+    if key.signs_from > now {
+        tracing::info!(
+            kid = %key.kid,
+            "running servers publish the new key within key.reload_interval_seconds; it \
+             signs from {signs_from}"
+        );
+    }
+    let line = serde_json::json!({
+        "kid": key.kid,
+        "alg": key.algorithm.as_str(),
+        "signs_from": signs_from,
+    });
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
         .and_then(|()| out.flush())

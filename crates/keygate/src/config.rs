@@ -20,7 +20,7 @@ use std::path::Path;
 
 use keypair_store::{DatabaseUrl, PoolSettings, ScopeCatalogue};
 use serde::Deserialize;
-use token_endpoint::{SigningAlgorithm, TokenSettings};
+use token_endpoint::{KeySettings, SigningAlgorithm, TokenSettings};
 use toml::Value;
 
 pub use key::KeyEncryption;
@@ -95,6 +95,17 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         RawConfig::load(file, env)?.validate()
+    }
+
+    /// What the signing keys need: the algorithm of new keys, how long a retired key
+    /// stays published, and how long a new key is published before it signs.
+    pub fn key_settings(&self) -> KeySettings {
+        KeySettings {
+            algorithm: self.signing_algorithm,
+            max_token_lifetime: time::Duration::seconds(i64::from(self.token.max_lifetime_seconds)),
+            publish_lead: time::Duration::try_from(self.key.publish_lead)
+                .unwrap_or(time::Duration::MAX),
+        }
     }
 }
 

@@ -173,3 +173,51 @@ fn env_names_follow_one_rule() {
     assert_eq!(env_name("listen"), "KEYGATE_LISTEN");
     assert_eq!(env_name("database.url"), "KEYGATE_DATABASE_URL");
 }
+
+#[test]
+fn signing_key_settings_and_the_publish_lead() {
+    let c = Config::load(None, env(&[])).unwrap();
+    let k = c.key_settings();
+    assert_eq!(
+        k.publish_lead,
+        time::Duration::seconds(60),
+        "documented default"
+    );
+    assert_eq!(k.max_token_lifetime, time::Duration::seconds(86400));
+    assert_eq!(k.algorithm, SigningAlgorithm::EdDSA);
+    assert_eq!(
+        env_name("key.publish_lead_seconds"),
+        "KEYGATE_KEY_PUBLISH_LEAD_SECONDS"
+    );
+    for (lead, reload, expected) in [("0", "10", 0), ("10", "10", 10), ("86400", "3600", 86400)] {
+        let c = Config::load(
+            None,
+            env(&[
+                ("KEYGATE_KEY_PUBLISH_LEAD_SECONDS", lead),
+                ("KEYGATE_KEY_RELOAD_INTERVAL_SECONDS", reload),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_settings().publish_lead,
+            time::Duration::seconds(expected)
+        );
+    }
+    let f = file("[key]\npublish_lead_seconds = 120\n");
+    let c = Config::load(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(c.key.publish_lead, std::time::Duration::from_secs(120));
+    // Shorter than the reload interval, a server could sign with a key another does
+    // not publish yet.
+    for (lead, reload) in [("9", "10"), ("86401", "10"), ("soon", "10")] {
+        let e = Config::load(
+            None,
+            env(&[
+                ("KEYGATE_KEY_PUBLISH_LEAD_SECONDS", lead),
+                ("KEYGATE_KEY_RELOAD_INTERVAL_SECONDS", reload),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("key.publish_lead_seconds"), "{lead}: {e}");
+    }
+}

@@ -43,6 +43,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        activates_at -> Nullable<BigInt>,
     }
 }
 

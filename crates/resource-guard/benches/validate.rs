@@ -1,8 +1,10 @@
 //! What the guard costs on top of the signature check: `Guard::validate` of a fresh
-//! token (shape checks, header, key lookup, signature, claims) against a bare
-//! signature verification of the same token (aws-lc-rs `UnparsedPublicKey::verify` over
-//! the signing input, with the key and signature already decoded), per algorithm.
-//! Besides criterion's medians of each, it prints the ratio as the median of 21
+//! token (shape checks, header, key lookup, signature, claims, and its status in a
+//! status list the guard holds, as by default) against a bare signature verification
+//! of the same token (aws-lc-rs `UnparsedPublicKey::verify` over the signing input,
+//! with the key and signature already decoded), per algorithm; and the same
+//! validation with status checks off, to show what the status lookup adds.
+//! Besides criterion's medians of each, it prints the ratios as the median of 21
 //! alternating rounds, which drift on a shared machine does not skew.
 //!
 //! `cargo bench -p resource-guard --bench validate`
@@ -33,12 +35,19 @@ fn bench_key(
     alg: &'static dyn VerificationAlgorithm,
 ) {
     // The real clock, as a resource server runs the guard, and a token issued now.
+    // Its status list is fetched by the first validation and held from then on.
     let clock = Clock::system();
     let guard = guard_builder(&CountingJwks::new(issuer_jwks()))
         .clock(clock.clone())
         .build();
+    let no_status = guard_builder(&CountingJwks::new(issuer_jwks()))
+        .clock(clock.clone())
+        .status_checks(false)
+        .build();
     let token = sign(key, &claims_at(clock.now().unix_timestamp()));
     assert!(guard.validate(&token).is_ok(), "{name}: the token is valid");
+    assert!(guard.checks_status() && !no_status.checks_status());
+    assert!(no_status.validate(&token).is_ok());
 
     let (input, sig) = token.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
@@ -49,6 +58,9 @@ fn bench_key(
     group.bench_function("validate", |b| {
         b.iter(|| guard.validate(black_box(&token)).unwrap())
     });
+    group.bench_function("validate_without_status", |b| {
+        b.iter(|| no_status.validate(black_box(&token)).unwrap())
+    });
     group.bench_function("bare_verify", |b| {
         b.iter(|| {
             public
@@ -58,19 +70,29 @@ fn bench_key(
     });
     group.finish();
 
-    // Criterion measures the two one after the other, so drift on a shared machine
-    // lands in the ratio. Alternating short rounds and taking the median ratio does not.
-    let ratio = alternating_ratio(
+    // Criterion measures one after the other, so drift on a shared machine lands in
+    // the ratio. Alternating short rounds and taking the median ratio does not.
+    let bare = || {
+        public
+            .verify(black_box(input.as_bytes()), black_box(&sig))
+            .unwrap()
+    };
+    let with_status = alternating_ratio(
         || {
             guard.validate(black_box(&token)).unwrap();
         },
-        || {
-            public
-                .verify(black_box(input.as_bytes()), black_box(&sig))
-                .unwrap()
-        },
+        bare,
     );
-    println!("{name}: validate / bare_verify = {ratio:.3} (median of {ROUNDS} alternating rounds)");
+    let without_status = alternating_ratio(
+        || {
+            no_status.validate(black_box(&token)).unwrap();
+        },
+        bare,
+    );
+    println!(
+        "{name}: validate (status checked, list held) / bare_verify = {with_status:.3}; \
+         without status checks = {without_status:.3} (medians of {ROUNDS} alternating rounds)"
+    );
 }
 
 const ROUNDS: usize = 21;

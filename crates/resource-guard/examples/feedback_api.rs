@@ -14,6 +14,10 @@
 //! `GET /feedback` needs the `feedback:read` scope, `POST /feedback` needs
 //! `feedback:write`. Anything else is refused per RFC 6750 §3 (401 or 403, with a
 //! `WWW-Authenticate: Bearer realm="<audience>", ...` header) before the handler runs.
+//!
+//! The guard runs with its defaults, so it checks every token's status in keygate's
+//! status lists: tokens of a keypair that is disabled, deleted or revoked are refused
+//! (401 `invalid_token`) within seconds, without a call to keygate per request.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use resource_guard::actix::Scoped;
@@ -59,10 +63,14 @@ async fn main() -> std::io::Result<()> {
     let issuer = setting("KEYGATE_ISSUER", "http://127.0.0.1:8080");
     let audience = setting("FEEDBACK_API_AUDIENCE", "feedback-api");
 
-    // One guard per process: it finds keygate's keys through
-    // {issuer}/.well-known/oauth-authorization-server and keeps them fresh. If keygate is
-    // not up yet, it starts anyway (refusing tokens) and keeps trying: when a token names
-    // a key it lacks (at most every 30 s) and every 5 minutes.
+    // One guard per process, with the default settings: it finds keygate's keys through
+    // {issuer}/.well-known/oauth-authorization-server and keeps them fresh, and checks
+    // each token's status: the first token pointing at a status list fetches it
+    // ({issuer}/statuslists/{id}), then the guard refreshes it in the background every
+    // ttl (5 s from keygate). If keygate is not up yet, it starts anyway (refusing
+    // tokens) and keeps trying: when a token names a key it lacks (at most every 30 s)
+    // and every 5 minutes. If keygate goes down, the lists it holds are used until they
+    // expire (10 minutes from keygate), then tokens are refused.
     let guard = web::Data::new(Guard::builder(&issuer, &audience).build());
 
     eprintln!("feedback API on http://{listen} (issuer {issuer}, audience {audience})");

@@ -166,10 +166,11 @@ async fn validate_request(req: &HttpRequest, guard: &Guard) -> Result<Claims, Re
     match guard.validate_cached(&token, now) {
         Cached::Valid(c) => Ok(c),
         Cached::Invalid(e) => Err(Rejection::by(guard, e)),
-        // Unknown kid: refetch off the async workers (rate-limited inside the guard).
-        Cached::UnknownKey => {
+        // An unknown kid, or a status list not held yet: fetch off the async workers
+        // (rate-limited and shared inside the guard).
+        pending => {
             let g = guard.clone();
-            match web::block(move || g.validate_after_refetch(&token, now)).await {
+            match web::block(move || g.finish(&token, now, pending)).await {
                 Ok(Ok(c)) => Ok(c),
                 Ok(Err(e)) => Err(Rejection::by(guard, e)),
                 Err(_) => Err(Rejection::by(

@@ -23,17 +23,18 @@ pub struct Claims {
     pub issued_at: i64,
     /// Token id (`jti`).
     pub token_id: String,
-    /// The token's entry in a status list (`status.status_list`), if it has one.
+    /// Where the token's status is published (`status.status_list`), if it says.
+    /// When status checks are on (the default) a validated token's status was VALID.
     pub status: Option<StatusClaim>,
 }
 
-/// Where a token's status is published (draft-ietf-oauth-status-list §6.1): entry
-/// `idx` of the Status List Token at `uri`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+/// A token's entry in a status list: `"status": {"status_list": {"idx", "uri"}}`
+/// (draft-ietf-oauth-status-list §6.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusClaim {
     /// The entry's index in the list.
     pub idx: u64,
-    /// The list's URI (`{issuer}/statuslists/{id}` for keygate).
+    /// The list's URI: `{issuer}/statuslists/{id}` for keygate tokens.
     pub uri: String,
 }
 

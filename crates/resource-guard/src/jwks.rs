@@ -8,9 +8,10 @@ use std::time::Duration;
 use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-/// Why keys could not be fetched. Logged by the guard; never shown to clients.
+/// Why keys or a status list could not be fetched. Logged by the guard; never shown
+/// to clients.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot fetch signing keys: {0}")]
+#[error("fetch failed: {0}")]
 pub struct FetchError(pub String);
 
 /// A source of JWKS documents (`{"keys":[...]}`).

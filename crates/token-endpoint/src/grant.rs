@@ -346,7 +346,7 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         env: keypair.owner.environment_id().map(|e| e.as_str()),
     };
     let ring = state.service.keys.ring();
-    let token = jwt::sign(&ring.current, &claims).map_err(|e| {
+    let token = jwt::sign(ring.signer(state.now), &claims).map_err(|e| {
         tracing::error!(error = %e, "signing failed");
         TokenError::ServerError
     })?;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub use error::TokenError;
 pub use jwt::Audience;
 pub use kek::{Kek, KekError, KekSource};
-pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, RETIREMENT_LEEWAY};
+pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, NewSigningKey, RETIREMENT_LEEWAY};
 pub use policy::{decide, Decision};
 pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest};
 pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};

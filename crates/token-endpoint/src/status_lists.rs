@@ -200,7 +200,7 @@ impl StatusLists {
         if self.database_due(&snapshot.state, now) {
             return true;
         }
-        let kid = self.keys.ring().current.kid().to_owned();
+        let kid = self.keys.ring().signer(now).kid().to_owned();
         snapshot
             .lists
             .values()
@@ -246,7 +246,8 @@ impl StatusLists {
                 return Lookup::Unavailable;
             }
         };
-        let key = &self.keys.ring().current;
+        let ring = self.keys.ring();
+        let key = ring.signer(now);
         match self.build(key, contents, now) {
             Ok(built) => {
                 let jwt = Arc::clone(&built.signed.jwt);
@@ -336,7 +337,8 @@ impl StatusLists {
     /// Reads every list and rebuilds those whose contents changed.
     fn rebuild(&self, writer: &mut Writer, now: OffsetDateTime) -> Result<(), StoreError> {
         let lists = self.store.status_lists()?;
-        let key = &self.keys.ring().current;
+        let ring = self.keys.ring();
+        let key = ring.signer(now);
         let (mut rebuilt, mut unchanged) = (0usize, 0usize);
         for list in lists {
             let Some(contents) = self.store.status_list_contents(&list.id)? else {
@@ -363,7 +365,7 @@ impl StatusLists {
     /// Re-signs the lists whose `exp` is getting close or whose key no longer signs.
     fn resign(&self, writer: &mut Writer, now: OffsetDateTime) {
         let ring = self.keys.ring();
-        let key = &ring.current;
+        let key = ring.signer(now);
         for (id, built) in &mut writer.lists {
             if !self.needs_signing(&built.signed, key.kid(), now) {
                 continue;

@@ -474,6 +474,12 @@ where
             .await
     }
 
+    /// `POST /keypairs/{id}/revoke-tokens` without a body.
+    pub async fn revoke_tokens(&self, id: &str) -> Result<(), ApiError> {
+        let path = format!("/admin/v1/keypairs/{id}/revoke-tokens");
+        self.expect("post", &path, None, 204).await
+    }
+
     pub async fn audit(
         &self,
         account: &str,

@@ -7,13 +7,14 @@
 mod client;
 mod matrix;
 mod scenarios;
+mod status;
 
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use clock::Clock;
 use keypair_store::testing::TestDb;
@@ -30,6 +31,7 @@ pub fn catalogue() -> ScopeCatalogue {
         ("feedback:write", "feedback-api"),
         ("keygate:admin", ISSUER),
         ("keygate:operator", ISSUER),
+        ("keygate:introspect", ISSUER),
     ])
     .unwrap()
 }
@@ -69,6 +71,7 @@ impl Env {
                 KeySettings {
                     algorithm: SigningAlgorithm::EdDSA,
                     max_token_lifetime: time::Duration::days(1),
+                    publish_lead: time::Duration::ZERO,
                 },
                 clock.now(),
             )
@@ -111,6 +114,24 @@ impl Env {
 
     pub fn mint(&self, id: &str, secret: &ClientSecret) -> String {
         self.mint_at(id, secret, "", self.clock().now())
+    }
+
+    /// `token` with its claims changed by `edit` and signed again with the current
+    /// signing key: a token this keygate could have issued, with any claims.
+    pub fn resign(&self, token: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let payload = token.split('.').nth(1).unwrap();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        edit(&mut claims);
+        let ring = self.keygate.keys().ring();
+        let key = ring.signer(self.clock().now());
+        let input = format!(
+            "{}.{}",
+            key.header_b64(),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 }
 

@@ -14,15 +14,17 @@ keypair_store::on_both_backends_async! {
 }
 
 /// The callers, in the column order of [`MATRIX`].
-const CALLERS: [&str; 12] = [
+const CALLERS: [&str; 14] = [
     "operator",
     "account admin",
     "admin of another account",
     "environment admin",
     "admin of a sibling environment",
     "non-admin keypair",
+    "demoted admin",
     "disabled admin",
     "deleted admin",
+    "admin whose tokens were revoked",
     "feedback-api token of an admin",
     "no token",
     "malformed token",
@@ -38,7 +40,8 @@ struct Row {
     path: &'static str,
     body: Option<fn() -> Value>,
     /// Expected status for the first five callers; the rest are fixed: non-admin 403,
-    /// everything after it 401.
+    /// everything after it 401 (a demoted admin's token is of an invalidated
+    /// generation, so it is 401 like a revoked one).
     expect: [u16; 5],
 }
 
@@ -181,6 +184,36 @@ const MATRIX: &[Row] = &[
         body: None,
         expect: [204, 204, 404, 404, 404],
     },
+    // Revoking a keypair's tokens: the reach of changing it. The operator revoking
+    // its own tokens runs first in its row, so no later cell depends on them.
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/revoke-tokens",
+        path: "/admin/v1/keypairs/{KA1}/revoke-tokens",
+        body: None,
+        expect: [204, 204, 404, 204, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/revoke-tokens",
+        path: "/admin/v1/keypairs/{KA}/revoke-tokens",
+        body: None,
+        expect: [204, 204, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/revoke-tokens",
+        path: "/admin/v1/keypairs/{KOP}/revoke-tokens",
+        body: None,
+        expect: [204, 404, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/revoke-tokens",
+        path: "/admin/v1/keypairs/kg_00000000000000000000000000000000/revoke-tokens",
+        body: None,
+        expect: [404, 404, 404, 404, 404],
+    },
     Row {
         method: "get",
         pattern: "/admin/v1/accounts/{account_id}/audit",
@@ -236,9 +269,12 @@ fn fixture(db: TestDb) -> Fixture {
     let (other, other_s) = keypair(&s, Owner::Account(b.id.clone()), &["keygate:admin"], now);
     let (env_admin, env_admin_s) = keypair(&s, a1_owner.clone(), &["keygate:admin"], now);
     let (sibling, sibling_s) = keypair(&s, a2_owner, &["keygate:admin"], now);
+    // Its tokens are for the admin API's audience, without an admin scope.
+    let (non_admin, non_admin_s) = keypair(&s, acct.clone(), &["keygate:introspect"], now);
     let (demoted, demoted_s) = keypair(&s, acct.clone(), &["keygate:admin", "feedback:read"], now);
     let (disabled, disabled_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
     let (deleted, deleted_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
+    let (revoked, revoked_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
     let (ka1, _) = keypair(&s, a1_owner, &["feedback:read"], now);
     let (ka, _) = keypair(&s, acct, &["feedback:read"], now);
 
@@ -251,9 +287,11 @@ fn fixture(db: TestDb) -> Fixture {
         Some(t(&other, &other_s)),
         Some(t(&env_admin, &env_admin_s)),
         Some(t(&sibling, &sibling_s)),
+        Some(t(&non_admin, &non_admin_s)),
         Some(t(&demoted, &demoted_s)),
         Some(t(&disabled, &disabled_s)),
         Some(t(&deleted, &deleted_s)),
+        Some(t(&revoked, &revoked_s)),
         Some(env.mint_at(
             acct_admin.client_id.as_str(),
             &acct_admin_s,
@@ -269,7 +307,7 @@ fn fixture(db: TestDb) -> Fixture {
             now - Duration::hours(2),
         )),
     ];
-    // After the tokens were issued: demote, disable, delete.
+    // After the tokens were issued: demote, disable, delete, revoke.
     let read_only = super::catalogue()
         .validate_for_keypair(&["feedback:read"])
         .unwrap();
@@ -294,6 +332,7 @@ fn fixture(db: TestDb) -> Fixture {
     )
     .unwrap();
     s.delete_keypair(&sys, &deleted.client_id, now).unwrap();
+    s.revoke_tokens(&sys, &revoked.client_id, now).unwrap();
 
     let ids = vec![
         ("{A1}", a1.id.to_string()),

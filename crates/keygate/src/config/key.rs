@@ -1,5 +1,6 @@
-//! `[key]`: the key-encryption key that seals signing keys at rest, and how often
-//! signing keys are re-read.
+//! `[key]`: the key-encryption key that seals signing keys at rest, how often
+//! signing keys are re-read, and how long a new signing key is published before it
+//! signs.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +9,9 @@ use serde::Deserialize;
 
 use super::{invalid, ConfigError};
 
+/// The longest `key.publish_lead_seconds`: a day.
+const MAX_PUBLISH_LEAD_SECONDS: u64 = 86_400;
+
 /// `[key]` as written. `Debug` hides the key-encryption key.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +19,7 @@ pub(super) struct RawKey {
     encryption_key: String,
     encryption_key_file: String,
     reload_interval_seconds: u64,
+    publish_lead_seconds: u64,
 }
 
 impl std::fmt::Debug for RawKey {
@@ -34,6 +39,9 @@ pub struct KeyEncryption {
     pub file: PathBuf,
     /// `key.reload_interval_seconds`.
     pub reload_interval: Duration,
+    /// `key.publish_lead_seconds`: how long a rotated-in signing key is published
+    /// before it signs (zero: it signs at once).
+    pub publish_lead: Duration,
 }
 
 impl std::fmt::Debug for KeyEncryption {
@@ -49,6 +57,7 @@ impl std::fmt::Debug for KeyEncryption {
             )
             .field("file", &self.file)
             .field("reload_interval", &self.reload_interval)
+            .field("publish_lead", &self.publish_lead)
             .finish()
     }
 }
@@ -59,6 +68,22 @@ impl RawKey {
             return Err(invalid(
                 "key.reload_interval_seconds",
                 "must be between 1 and 3600",
+            ));
+        }
+        // A lead shorter than the reload interval would let one process sign with a
+        // key that another (on SQLite, or one that missed the notice) does not
+        // publish yet: the very gap the lead exists to close.
+        if self.publish_lead_seconds != 0
+            && !(self.reload_interval_seconds..=MAX_PUBLISH_LEAD_SECONDS)
+                .contains(&self.publish_lead_seconds)
+        {
+            return Err(invalid(
+                "key.publish_lead_seconds",
+                format!(
+                    "must be 0 (a new key signs at once) or between key.reload_interval_seconds \
+                     ({}) and {MAX_PUBLISH_LEAD_SECONDS}",
+                    self.reload_interval_seconds
+                ),
             ));
         }
         if !self.encryption_key.trim().is_empty() {
@@ -72,6 +97,7 @@ impl RawKey {
             configured: self.encryption_key,
             file: self.encryption_key_file.into(),
             reload_interval: Duration::from_secs(self.reload_interval_seconds),
+            publish_lead: Duration::from_secs(self.publish_lead_seconds),
         })
     }
 }

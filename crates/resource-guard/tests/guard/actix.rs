@@ -307,3 +307,41 @@ async fn actix_expiry_follows_the_guards_clock() {
         r#"Bearer realm="feedback-api", error="invalid_token""#
     );
 }
+
+/// A token whose status is not VALID gets the same 401 `invalid_token` as any invalid
+/// token, and a list the guard has not seen yet is fetched off the async workers.
+#[actix_web::test]
+async fn actix_a_token_whose_status_is_not_valid_is_401_invalid_token() {
+    let (builder, _, lists, _) = status_guard_builder();
+    lists.set(LIST_ID, 0, SUSPENDED);
+    lists.set(LIST_ID, 1, INVALID);
+    let app = app!(builder.build());
+    let on = |idx: u64| {
+        sign(
+            &issuer_keys().ed,
+            &claims_with(json!({"status": status_claim(idx, &list_uri(LIST_ID))})),
+        )
+    };
+    let get = |t: &str| {
+        test::TestRequest::get()
+            .uri("/feedback")
+            .insert_header(bearer(t))
+            .to_request()
+    };
+    let resp = test::call_service(&app, get(&on(IDX))).await;
+    assert_eq!(resp.status(), StatusCode::OK, "first sight of the list");
+    for idx in [0, 1] {
+        let resp = test::call_service(&app, get(&on(idx))).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&resp),
+            r#"Bearer realm="feedback-api", error="invalid_token""#
+        );
+        let body: Value = test::read_body_json(resp).await;
+        assert_eq!(
+            body,
+            json!({"error": "invalid_token", "message": "the access token is invalid"})
+        );
+    }
+    assert_eq!(lists.fetches(), 1);
+}

@@ -104,22 +104,9 @@ fn refreshing() -> (
     let builder = Guard::builder(ISSUER, AUDIENCE)
         .jwks_provider(jwks_provider)
         .refresh_interval(Some(EVERY))
-        .clock(clock.clock());
+        .clock(clock.clock())
+        .status_list_provider(ListServer::new(ISSUER));
     (provider, clock, builder)
-}
-
-/// Polls `done` until it holds or a real-time deadline passes: for the refresher
-/// thread, which acts on its own once the test clock has moved.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let real = Clock::system();
-    let deadline = real.instant() + Duration::from_secs(10);
-    while real.instant() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
 }
 
 #[test]
@@ -181,6 +168,7 @@ fn jwks_entries_without_alg_or_not_for_signing_are_ignored() {
         .jwks_provider(Arc::new(StaticJwks(doc)))
         .refresh_interval(None)
         .clock(test_clock().clock())
+        .status_list_provider(ListServer::new(ISSUER))
         .build();
     for kid in ["no-alg", "enc"] {
         let token = sign(&ed.with_kid(kid), &claims());
@@ -212,12 +200,13 @@ const BOUND: Duration = Duration::from_secs(3);
 
 /// A token from the fake issuer at `base`, signed with the Ed25519 issuer key.
 fn token_from(base: &str) -> String {
-    sign(&issuer_keys().ed, &claims_with(json!({ "iss": base })))
+    sign(&issuer_keys().ed, &claims_for(base))
 }
 
 fn http_guard(base: &str) -> Guard {
     Guard::builder(base, AUDIENCE)
         .fetch_timeout(FETCH_TIMEOUT)
+        .status_fetch_timeout(FETCH_TIMEOUT)
         .refresh_interval(None)
         .clock(test_clock().clock())
         .build()
@@ -307,7 +296,7 @@ fn cached_guard() -> (FakeIssuer, Guard, String) {
 fn unknown_kid_token(base: &str) -> String {
     sign(
         &issuer_keys().ed.with_kid(&random_hex(8)),
-        &claims_with(json!({ "iss": base })),
+        &claims_for(base),
     )
 }
 
@@ -355,6 +344,6 @@ fn cached_keys_keep_working_when_the_jwks_endpoint_returns_garbage() {
     let next = TestKey::ed25519("ed-2");
     issuer.set_jwks(jwks(&[&issuer_keys().ed, &next]));
     guard.refresh();
-    let token = sign(&next, &claims_with(json!({ "iss": issuer.base })));
+    let token = sign(&next, &claims_for(&issuer.base));
     assert!(guard.validate(&token).is_ok());
 }

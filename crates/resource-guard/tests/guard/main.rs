@@ -13,6 +13,9 @@
 //! - `claims`: `iss`, `aud`, `exp`/`nbf`/`iat` against the clock, scopes.
 //! - `jwks`: the key cache, unknown-`kid` refetches, background refresh, and issuers
 //!   that are down, slow or serve garbage.
+//! - `status`: token status (draft-ietf-oauth-status-list): entry values, freshness,
+//!   failing closed, lists that do not verify, spoofed list URIs, fetch discipline,
+//!   tokens without status, key rotation and size bounds.
 //! - `actix`: the extractor's RFC 6750 answers and its realm.
 //! - `properties`: property tests (nothing but an untouched token validates).
 
@@ -29,6 +32,7 @@ mod header;
 mod jwks;
 mod properties;
 mod signature;
+mod status;
 
 use std::time::Duration;
 

@@ -130,8 +130,15 @@ async fn every_algorithm_verifies_with_an_independent_library(db: TestDb) {
         (SigningAlgorithm::ES256, jsonwebtoken::Algorithm::ES256),
         (SigningAlgorithm::RS256, jsonwebtoken::Algorithm::RS256),
     ] {
-        // Changing the configured algorithm rotates to a key of that algorithm.
-        let svc = service(&db.store, &kek, alg, &clock);
+        // Changing the configured algorithm rotates to a key of that algorithm; with no
+        // publish lead it signs at once (keys.rs tests the lead).
+        let svc = service_with(
+            &db.store,
+            &kek,
+            alg,
+            &clock,
+            &[("KEYGATE_KEY_PUBLISH_LEAD_SECONDS", "0")],
+        );
         let app = app!(svc);
         let r = post(
             &app,

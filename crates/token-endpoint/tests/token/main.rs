@@ -77,10 +77,12 @@ pub(crate) fn key_settings(alg: SigningAlgorithm) -> KeySettings {
     KeySettings {
         algorithm: alg,
         max_token_lifetime: Duration::seconds(86400),
+        publish_lead: Duration::seconds(60),
     }
 }
 
-/// The app for `store`, with keys sealed by `kek` and loaded (or made) at `now`.
+/// The app for `store`, with keys sealed by `kek` and loaded (or made) at `now`, with
+/// the default settings (a new signing key is published 60 s before it signs).
 pub(crate) fn service(
     store: &Store,
     kek: &str,
@@ -118,7 +120,7 @@ pub(crate) fn service_with(
     let keys = Keys::load_or_create(
         store.clone(),
         Kek::from_base64(kek).unwrap(),
-        key_settings(alg),
+        config.key_settings(),
         clock.now(),
     )
     .unwrap();

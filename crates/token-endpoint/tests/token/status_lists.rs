@@ -439,19 +439,22 @@ async fn exp_stays_ahead_and_the_current_key_signs(db: TestDb) {
         check(&served, f.clock.now());
         assert_eq!(
             served.header.kid.as_deref(),
-            Some(f.service.keys().ring().current.kid())
+            Some(f.service.keys().ring().signer(f.clock.now()).kid())
         );
     }
 
-    // When another key signs, lists are re-signed with it (and verify with the JWKS).
+    // A rotated key is published first and signs from `signs_from` on (no reload in
+    // between): from then on the lists are re-signed with it, and verify with the JWKS.
     let before = fetch(&app, &list).await.header.kid.unwrap();
     second(&f);
-    f.service.keys().rotate(f.clock.now()).unwrap();
-    let current = f.service.keys().ring().current.kid().to_owned();
+    let new = f.service.keys().rotate(f.clock.now()).unwrap();
+    assert_ne!(new.kid, before);
+    assert_eq!(fetch(&app, &list).await.header.kid, Some(before.clone()));
+    f.clock
+        .advance((new.signs_from - f.clock.now()).try_into().unwrap());
     let served = fetch(&app, &list).await;
-    assert_eq!(served.header.kid.as_deref(), Some(current.as_str()));
-    if current != before {
-        f.service.status_lists().refresh(f.clock.now()).unwrap();
-        assert_eq!(fetch(&app, &list).await.header.kid, Some(current));
-    }
+    assert_eq!(served.header.kid, Some(new.kid.clone()), "re-signed on GET");
+    check(&served, f.clock.now());
+    f.service.status_lists().refresh(f.clock.now()).unwrap();
+    assert_eq!(fetch(&app, &list).await.header.kid, Some(new.kid));
 }

@@ -1,14 +1,16 @@
 //! Test fixtures: signing keys and their JWKs, keygate-shaped tokens, a test clock, a
-//! counting key provider and a tiny fake issuer on 127.0.0.1 that can be made to
-//! misbehave.
+//! counting key provider, status lists (encoded here with flate2, independently of the
+//! guard's decoder) served by a [`ListServer`], and a tiny fake issuer on 127.0.0.1
+//! that serves both and can be made to misbehave.
 //!
 //! Shared by the test binary (`tests/guard`) and `benches/validate.rs` (which includes
 //! this file by path), so nothing here depends on actix.
 
+use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -20,9 +22,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use clock::{Clock, TestClock};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use resource_guard::{FetchError, Guard, GuardBuilder, JwksProvider};
+use resource_guard::{FetchError, Guard, GuardBuilder, JwksProvider, StatusListProvider};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+
+mod lists;
+pub use lists::*;
 
 /// The issuer every test token names (`iss`).
 pub const ISSUER: &str = "https://keygate.test";
@@ -214,10 +219,33 @@ pub fn claims() -> Value {
     claims_at(now())
 }
 
+/// The list every test token points at unless it says otherwise.
+pub const LIST_ID: &str = "sl_00112233445566778899aabbccddeeff";
+/// The entry of [`LIST_ID`] test tokens carry.
+pub const IDX: u64 = 7;
+/// How many entries the lists a [`ListServer`] opens have.
+pub const LIST_ENTRIES: usize = 64;
+
+/// The URI of list `id` of `issuer`.
+pub fn list_uri_of(issuer: &str, id: &str) -> String {
+    format!("{issuer}/statuslists/{id}")
+}
+
+/// The URI of list `id` of [`ISSUER`].
+pub fn list_uri(id: &str) -> String {
+    list_uri_of(ISSUER, id)
+}
+
+/// A `status` claim pointing at entry `idx` of the list at `uri`.
+pub fn status_claim(idx: u64, uri: &str) -> Value {
+    json!({"status_list": {"idx": idx, "uri": uri}})
+}
+
 /// Claims shaped like keygate's, issued at `now` (seconds since the epoch) and valid
 /// for an hour.
 pub fn claims_at(now: i64) -> Value {
     json!({
+        "status": status_claim(IDX, &list_uri(LIST_ID)),
         "iss": ISSUER,
         "sub": CLIENT_ID,
         "client_id": CLIENT_ID,
@@ -244,6 +272,14 @@ pub fn claims_with(changes: Value) -> Value {
         }
     }
     c
+}
+
+/// `claims()` of the issuer at `issuer` (`iss` and the status list's URI).
+pub fn claims_for(issuer: &str) -> Value {
+    claims_with(json!({
+        "iss": issuer,
+        "status": status_claim(IDX, &list_uri_of(issuer, LIST_ID)),
+    }))
 }
 
 /// A token as keygate signs it: header `typ: at+jwt`, the key's `alg` and `kid`.
@@ -305,14 +341,32 @@ impl JwksProvider for CountingJwks {
     }
 }
 
-/// A guard for `ISSUER`/`AUDIENCE` fed by `provider`, without the background thread,
-/// reading a test clock that stands at `T0` (`.clock(..)` replaces it).
+/// A guard for `ISSUER`/`AUDIENCE` fed by `provider`, without background key refresh,
+/// reading a test clock that stands at `T0` (`.clock(..)` replaces it), with status
+/// lists from a fresh [`ListServer`] of its own (`.status_list_provider(..)` replaces
+/// it).
 pub fn guard_builder(provider: &Arc<CountingJwks>) -> GuardBuilder {
     let provider: Arc<dyn JwksProvider> = provider.clone();
+    let lists: Arc<dyn StatusListProvider> = ListServer::new(ISSUER);
     Guard::builder(ISSUER, AUDIENCE)
         .jwks_provider(provider)
         .refresh_interval(None)
         .clock(test_clock().clock())
+        .status_list_provider(lists)
+}
+
+/// A guard over the issuer keys whose status lists come from the returned
+/// [`ListServer`], and the test clock both read.
+pub fn status_guard_builder() -> (GuardBuilder, Arc<CountingJwks>, Arc<ListServer>, TestClock) {
+    let provider = CountingJwks::new(issuer_jwks());
+    let clock = test_clock();
+    let lists = ListServer::new(ISSUER);
+    lists.set_clock(clock.clock());
+    let served: Arc<dyn StatusListProvider> = lists.clone();
+    let builder = guard_builder(&provider)
+        .clock(clock.clock())
+        .status_list_provider(served);
+    (builder, provider, lists, clock)
 }
 
 /// A guard over the issuer keys, and its provider.
@@ -345,12 +399,14 @@ pub enum Mode {
     Down = 8,
 }
 
-/// A fake keygate on 127.0.0.1: `/.well-known/oauth-authorization-server` and
-/// `/jwks`. Its thread ends by itself after a while or when switched to `Down`.
+/// A fake keygate on 127.0.0.1: `/.well-known/oauth-authorization-server`, `/jwks`
+/// and `/statuslists/{id}`. Its thread ends by itself after a while or when switched to `Down`.
 #[derive(Debug)]
 pub struct FakeIssuer {
     /// `http://127.0.0.1:PORT`, the issuer URL.
     pub base: String,
+    /// The status lists it serves at `/statuslists/{id}`.
+    pub lists: Arc<ListServer>,
     mode: Arc<AtomicU8>,
     jwks: Arc<Mutex<String>>,
     jwks_requests: Arc<AtomicUsize>,
@@ -367,14 +423,16 @@ impl FakeIssuer {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let issuer = FakeIssuer {
             base: base.clone(),
+            lists: ListServer::new(&base),
             mode: Arc::new(AtomicU8::new(mode as u8)),
             jwks: Arc::new(Mutex::new(jwks)),
             jwks_requests: Arc::new(AtomicUsize::new(0)),
         };
-        let (mode, jwks, hits) = (
+        let (mode, jwks, hits, lists) = (
             issuer.mode.clone(),
             issuer.jwks.clone(),
             issuer.jwks_requests.clone(),
+            issuer.lists.clone(),
         );
         std::thread::spawn(move || {
             // A real-time deadline: the fake issuer serves real sockets.
@@ -388,7 +446,7 @@ impl FakeIssuer {
                 }
                 match listener.accept() {
                     Ok((stream, _)) if m == Mode::Hang as u8 => held.push(stream),
-                    Ok((stream, _)) => answer(stream, m, &base, &jwks, &hits),
+                    Ok((stream, _)) => answer(stream, m, &base, &jwks, &hits, &lists),
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
             }
@@ -423,7 +481,14 @@ impl FakeIssuer {
 }
 
 /// Reads one request head and answers it according to `mode`.
-fn answer(mut stream: TcpStream, mode: u8, base: &str, jwks: &Mutex<String>, hits: &AtomicUsize) {
+fn answer(
+    mut stream: TcpStream,
+    mode: u8,
+    base: &str,
+    jwks: &Mutex<String>,
+    hits: &AtomicUsize,
+    lists: &ListServer,
+) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
@@ -440,6 +505,22 @@ fn answer(mut stream: TcpStream, mode: u8, base: &str, jwks: &Mutex<String>, hit
     let metadata = path == "/.well-known/oauth-authorization-server";
     if path == "/jwks" {
         hits.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(id) = path.strip_prefix("/statuslists/") {
+        let (status, content_type, body) = match mode {
+            m if m == Mode::ServerError as u8 => (500, "text/plain", "oops".to_owned()),
+            m if m == Mode::Serve as u8 => match lists.serve(&format!("{base}{path}")) {
+                Some(jwt) => (200, "application/statuslist+jwt", jwt),
+                None => (404, "application/json", "{}".to_owned()),
+            },
+            _ => (
+                200,
+                "application/statuslist+jwt",
+                format!("garbage for {id}"),
+            ),
+        };
+        respond(stream, status, content_type, lists.ttl(), &body);
+        return;
     }
     let ok_json = |body: String| (200, body);
     let (status, body) = if metadata {
@@ -469,13 +550,36 @@ fn answer(mut stream: TcpStream, mode: u8, base: &str, jwks: &Mutex<String>, hit
             _ => ok_json(jwks.lock().expect("jwks lock").clone()),
         }
     };
-    let reason = if status == 200 { "OK" } else { "Error" };
+    respond(stream, status, "application/json", 300, &body);
+}
+
+/// Writes a whole HTTP/1.1 response and closes.
+fn respond(mut stream: TcpStream, status: u16, content_type: &str, max_age: u64, body: &str) {
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Error",
+    };
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncache-control: max-age={max_age}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.flush();
+}
+
+/// Polls `done` until it holds or a real-time deadline (10 s) passes: for the
+/// background refresher, which acts on its own once a test clock has moved.
+pub fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let real = Clock::system();
+    let deadline = real.instant() + Duration::from_secs(10);
+    while real.instant() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
 }
 
 /// A port on 127.0.0.1 where nothing listens.

@@ -1,11 +1,12 @@
-//! The HTTP server: the factory's app on every worker, and the signing-key reloader.
+//! The HTTP server: the factory's app on every worker, the signing-key reloader and the
+//! status list refresher.
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpServer};
 use clock::Clock;
 use keypair_store::Store;
-use token_endpoint::Keys;
+use token_endpoint::{Keys, StatusLists};
 
 use crate::commands::CommandError;
 use crate::config::Config;
@@ -19,6 +20,7 @@ pub async fn run(
     clock: Clock,
 ) -> Result<(), CommandError> {
     let keygate = Keygate::new(&config, store.clone(), keys.clone(), clock.clone());
+    let status_lists = keygate.tokens().status_lists().clone();
     let server = HttpServer::new(move || keygate.app())
         .workers(config.server.workers)
         .max_connections(config.server.max_connections_per_worker)
@@ -33,7 +35,13 @@ pub async fn run(
     for addr in server.addrs() {
         tracing::info!(address = %addr, issuer = %config.issuer, "keygate listening on http://{addr}");
     }
-    actix_web::rt::spawn(reload_keys(keys, store, config.key.reload_interval, clock));
+    actix_web::rt::spawn(reload_keys(
+        keys,
+        store,
+        config.key.reload_interval,
+        clock.clone(),
+    ));
+    actix_web::rt::spawn(refresh_status_lists(status_lists, clock));
     server
         .run()
         .await
@@ -60,6 +68,28 @@ async fn reload_keys(keys: Arc<Keys>, store: Store, every: std::time::Duration, 
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot reload signing keys"),
             Err(e) => tracing::warn!(error = %e, "cannot reload signing keys"),
+        }
+    }
+}
+
+/// Keeps the served status lists fresh (`StatusLists::refresh`: the status version read
+/// at least every `ttl` and at once when a change is announced, changed lists rebuilt at
+/// most once a second, lists re-signed before their `exp` comes close and when the
+/// signing key changes). Looks every 100 ms whether anything is due; the database work
+/// runs on the blocking pool.
+async fn refresh_status_lists(lists: Arc<StatusLists>, clock: Clock) {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        if !lists.refresh_due(now) {
+            continue;
+        }
+        let lists = lists.clone();
+        match web::block(move || lists.refresh(now)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh the status lists"),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh the status lists"),
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum TokenError {
         /// Seconds until the client may try again.
         retry_after_secs: u64,
     },
+    /// `GET /statuslists/{id}` names no status list (or a malformed id): 404.
+    #[error("unknown status list")]
+    UnknownStatusList,
     /// A fault of ours (e.g. signing failed). Logged; the client gets a fixed body.
     #[error("server_error")]
     ServerError,
@@ -62,6 +65,7 @@ impl TokenError {
                 "temporarily_unavailable"
             }
             TokenError::ServerError => "server_error",
+            TokenError::UnknownStatusList => "not_found",
         }
     }
 
@@ -75,6 +79,7 @@ impl TokenError {
             TokenError::TemporarilyUnavailable => 503,
             TokenError::TooManyFailures { .. } => 429,
             TokenError::ServerError => 500,
+            TokenError::UnknownStatusList => 404,
             _ => 400,
         }
     }
@@ -102,6 +107,7 @@ impl TokenError {
                 "too many failed authentication attempts; retry later".into()
             }
             TokenError::ServerError => "internal error".into(),
+            TokenError::UnknownStatusList => "no such status list".into(),
         }
     }
 }

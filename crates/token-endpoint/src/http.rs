@@ -1,5 +1,5 @@
-//! actix-web handlers for `/token`, `/revoke`, `/introspect`, JWKS and metadata, and
-//! the one place where [`TokenError`]s become HTTP responses.
+//! actix-web handlers for `/token`, `/revoke`, `/introspect`, JWKS, metadata and the
+//! status lists, and the one place where [`TokenError`]s become HTTP responses.
 
 use std::future::Future;
 
@@ -10,13 +10,15 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::request::{ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
+use crate::status_lists::{Lookup, StatusLists};
 use crate::throttle::RetryAfter;
 use crate::{AccessToken, TokenError, TokenService};
 
-/// Registers `/token`, `/revoke`, `/introspect`, `/.well-known/jwks.json` and
-/// `/.well-known/oauth-authorization-server`.
+/// Registers `/token`, `/revoke`, `/introspect`, `/.well-known/jwks.json`,
+/// `/.well-known/oauth-authorization-server`, `/statuslists` and `/statuslists/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(post_only("/token").route(web::post().to(token)))
         .service(post_only("/revoke").route(web::post().to(revoke)))
@@ -25,7 +27,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/.well-known/oauth-authorization-server",
             web::get().to(metadata),
-        );
+        )
+        .route("/statuslists", web::get().to(status_list_index))
+        .route("/statuslists/{id}", web::get().to(status_list));
 }
 
 /// A resource that answers every method but the POST route added to it with 405.
@@ -274,6 +278,65 @@ async fn metadata(service: web::Data<TokenService>) -> HttpResponse {
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(service.metadata().to_owned())
+}
+
+/// Refreshes the status lists first when they are due (never built, the version check
+/// is due, a change is pending or announced and a second has passed since the last
+/// build, or a list needs re-signing): an app without `keygate serve`'s background
+/// refresher still serves fresh lists.
+async fn refresh_if_due(lists: &Arc<StatusLists>, now: OffsetDateTime) {
+    if !lists.refresh_due(now) {
+        return;
+    }
+    let lists = Arc::clone(lists);
+    match web::block(move || lists.refresh(now)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh the status lists"),
+        Err(e) => tracing::warn!(error = %e, "cannot refresh the status lists"),
+    }
+}
+
+/// `GET /statuslists/{id}`: the Status List Token (draft-ietf-oauth-status-list §8.1).
+async fn status_list(id: web::Path<String>, service: web::Data<TokenService>) -> HttpResponse {
+    let lists = service.status_lists();
+    let now = service.clock().now();
+    refresh_if_due(lists, now).await;
+    let found = match lists.cached(&id) {
+        Some(jwt) => Lookup::Found(jwt),
+        None => {
+            let lists = Arc::clone(lists);
+            let id = id.into_inner();
+            web::block(move || lists.lookup(&id, now))
+                .await
+                .unwrap_or(Lookup::Unavailable)
+        }
+    };
+    match found {
+        Lookup::Found(jwt) => HttpResponse::Ok()
+            .content_type("application/statuslist+jwt")
+            .insert_header(max_age(lists))
+            .body(jwt.to_string()),
+        Lookup::Unknown => error_response(&TokenError::UnknownStatusList),
+        Lookup::Unavailable => error_response(&TokenError::TemporarilyUnavailable),
+    }
+}
+
+/// `GET /statuslists`: the aggregation document `{"status_lists": [uri, ...]}`
+/// (draft-ietf-oauth-status-list §9).
+async fn status_list_index(service: web::Data<TokenService>) -> HttpResponse {
+    let lists = service.status_lists();
+    refresh_if_due(lists, service.clock().now()).await;
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(max_age(lists))
+        .body(lists.index().to_string())
+}
+
+fn max_age(lists: &StatusLists) -> (header::HeaderName, String) {
+    (
+        header::CACHE_CONTROL,
+        format!("max-age={}", lists.ttl().as_secs()),
+    )
 }
 
 #[cfg(test)]

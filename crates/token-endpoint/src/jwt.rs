@@ -112,8 +112,17 @@ pub fn list_id_in<'u>(issuer: &str, uri: &'u str) -> Option<&'u str> {
 
 /// Serialises and signs `claims` with `key`.
 pub fn sign(key: &SigningKey, claims: &AccessTokenClaims<'_>) -> Result<String, CryptoError> {
+    sign_with_header(key, key.header_b64(), claims)
+}
+
+/// Serialises `claims` and signs them under `header` (one of `key`'s precomputed
+/// base64url headers).
+pub(crate) fn sign_with_header<C: Serialize>(
+    key: &SigningKey,
+    header: &str,
+    claims: &C,
+) -> Result<String, CryptoError> {
     let payload = serde_json::to_vec(claims).map_err(|e| CryptoError::new(e.to_string()))?;
-    let header = key.header_b64();
     let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
     token.push_str(header);
     token.push('.');

@@ -9,6 +9,7 @@ mod key_ring;
 mod policy;
 mod request;
 mod signing_key;
+pub mod status_lists;
 mod throttle;
 mod token_status;
 
@@ -21,6 +22,7 @@ pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, NewSigningKey, RETIREME
 pub use policy::{decide, Decision};
 pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
 pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};
+pub use status_lists::{Lookup, StatusLists};
 pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
 pub use token_status::{ActiveToken, Introspection};
 
@@ -124,6 +126,8 @@ pub struct TokenService {
     registered_url: Option<oxide_auth::primitives::registrar::RegisteredUrl>,
     /// Where `/token` reads the time: issue time and throttle windows.
     clock: Clock,
+    /// The signed status lists served at `/statuslists`.
+    status_lists: Arc<StatusLists>,
 }
 
 impl TokenService {
@@ -142,9 +146,16 @@ impl TokenService {
             .parse()
             .ok()
             .map(oxide_auth::primitives::registrar::RegisteredUrl::Exact);
+        let status_lists = Arc::new(StatusLists::new(
+            store.clone(),
+            keys.clone(),
+            &settings.issuer,
+            settings.status,
+        ));
         TokenService {
             store,
             keys,
+            status_lists,
             catalogue,
             throttle: Throttle::new(settings.throttle),
             settings,
@@ -209,6 +220,12 @@ impl TokenService {
     /// Where `/token` reads the time.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The status lists this process publishes; `keygate serve` refreshes them in the
+    /// background ([`StatusLists::refresh`]).
+    pub fn status_lists(&self) -> &Arc<StatusLists> {
+        &self.status_lists
     }
 }
 

@@ -72,6 +72,8 @@ pub struct SigningKey {
     rng: SystemRandom,
     /// base64url of the JWS header `{"alg","typ":"at+jwt","kid"}`, computed once.
     header_b64: String,
+    /// base64url of the status list header `{"alg","typ":"statuslist+jwt","kid"}`.
+    status_list_header_b64: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -103,10 +105,13 @@ impl SigningKey {
             pair,
             rng,
             header_b64: String::new(),
+            status_list_header_b64: String::new(),
         };
         key.kid = thumbprint(&key.public_members());
         let header = json!({"alg": alg.as_str(), "typ": "at+jwt", "kid": key.kid});
         key.header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        let header = json!({"alg": alg.as_str(), "typ": "statuslist+jwt", "kid": key.kid});
+        key.status_list_header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
         Ok(key)
     }
 
@@ -149,9 +154,14 @@ impl SigningKey {
         self.alg
     }
 
-    /// The base64url JWS protected header.
+    /// The base64url JWS protected header of access tokens (`typ: at+jwt`).
     pub fn header_b64(&self) -> &str {
         &self.header_b64
+    }
+
+    /// The base64url JWS protected header of status list tokens (`typ: statuslist+jwt`).
+    pub fn status_list_header_b64(&self) -> &str {
+        &self.status_list_header_b64
     }
 
     /// Signs `message` (the JWS signing input).

@@ -302,3 +302,4 @@ mod grant;
 mod keys;
 mod scopes;
 mod status;
+mod status_lists;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::cache::Cached;
 use crate::ids::ClientId;
 use crate::models::keypair::{Keypair, KeypairRow};
-use crate::models::status::Generation;
+use crate::models::status::{Generation, TokenStatus};
 use crate::schema::keypairs;
 use crate::secret::{ClientSecret, SecretDigest};
 use crate::timestamp::to_micros;
@@ -109,12 +109,18 @@ impl Store {
     }
 
     /// Whether [`Store::authenticate`] and [`Store::record_use`] for this client would
-    /// be answered from memory at `now` (no database round trip), so a caller on an
-    /// async executor may run them inline.
+    /// be answered from memory at `now` (no database round trip), and a token for it
+    /// needs no [`Store::open_generation`] (an enabled keypair holds a VALID generation),
+    /// so a caller on an async executor may run them inline.
     pub fn answers_from_memory(&self, client_id: &str, now: OffsetDateTime) -> bool {
         self.cache.get(client_id, now).is_some_and(|c| {
             let last = c.last_use_written.load(Ordering::Relaxed);
-            now.unix_timestamp().saturating_sub(last) < LAST_USED_GRANULARITY_SECS
+            let has_generation = !c.keypair.enabled
+                || c.keypair
+                    .generation
+                    .as_ref()
+                    .is_some_and(|g| g.status == TokenStatus::Valid);
+            has_generation && now.unix_timestamp().saturating_sub(last) < LAST_USED_GRANULARITY_SECS
         })
     }
 

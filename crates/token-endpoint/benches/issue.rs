@@ -1,6 +1,11 @@
 //! The `/token` hot path in process: parsing a request and issuing a token for a
 //! cached keypair (what the server does inline), against the bare EdDSA signature it
 //! contains. `cargo bench -p token-endpoint --bench issue`.
+//!
+//! With `ISSUE_COUNT=N` set it skips criterion and issues N tokens on the cached path,
+//! then exits: run it under `valgrind --tool=callgrind` with two values of N and divide
+//! the difference in instructions by the difference in N to get the CPU instructions
+//! of one request, free of set-up and of timing noise (docs/benchmarks.md).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -83,11 +88,28 @@ fn issue(c: &mut Criterion) {
         authorization: Some(&auth),
         body,
     };
-    // Warm the cache (and the last_used_at write) once.
-    service
-        .issue(&TokenRequest::parse(raw).unwrap(), now)
-        .unwrap();
+    // Warm the cache (and the last_used_at write, and the keypair's first status
+    // generation, whose opening drops the cached keypair).
+    for _ in 0..2 {
+        service
+            .issue(&TokenRequest::parse(raw).unwrap(), now)
+            .unwrap();
+    }
     assert!(service.answers_from_memory(&TokenRequest::parse(raw).unwrap(), now));
+
+    if let Some(count) = std::env::var("ISSUE_COUNT")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        for _ in 0..count {
+            std::hint::black_box(
+                service
+                    .issue(&TokenRequest::parse(raw).unwrap(), now)
+                    .unwrap(),
+            );
+        }
+        std::process::exit(0);
+    }
 
     let mut group = c.benchmark_group("token_path");
     group.bench_function("parse_and_issue_cached", |b| {

@@ -12,7 +12,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{EncodingKey, Header};
-use token_endpoint::jwt::{self, AccessTokenClaims, Audience};
+use token_endpoint::jwt::{self, AccessTokenClaims, Audience, ListUri, StatusClaim, StatusListRef};
 use token_endpoint::{SigningAlgorithm, SigningKey};
 
 fn claims() -> AccessTokenClaims<'static> {
@@ -27,6 +27,15 @@ fn claims() -> AccessTokenClaims<'static> {
         scope: "feedback:read feedback:write",
         acct: Some("acct_0123456789abcdef0123456789abcdef"),
         env: Some("env_0123456789abcdef0123456789abcdef"),
+        status: StatusClaim {
+            status_list: StatusListRef {
+                idx: 734_112,
+                uri: ListUri {
+                    issuer: "https://keygate.example",
+                    list_id: "sl_0123456789abcdef0123456789abcdef",
+                },
+            },
+        },
     }
 }
 

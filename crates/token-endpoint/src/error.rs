@@ -1,5 +1,5 @@
 //! Token endpoint errors: the RFC 6749 §5.2 codes (plus RFC 8707 `invalid_target`),
-//! each with its status. `crate::http` turns them into responses in one place.
+//! each with its status, for `/token`, `/revoke` and `/introspect`. `crate::http` turns them into responses in one place.
 
 /// Why `/token` refused a request. The variant is the error code the client sees.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,9 +23,15 @@ pub enum TokenError {
     /// The request body is over the limit.
     #[error("request body too large")]
     PayloadTooLarge,
-    /// `/token` only accepts POST.
+    /// `/token`, `/revoke` and `/introspect` only accept POST.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// `/revoke`: the token is live but was issued to another client (RFC 7009 §2.2.1).
+    #[error("unauthorized_client: the token belongs to another client")]
+    ForeignToken,
+    /// `/introspect`: the caller's keypair does not hold `keygate:introspect`: 403.
+    #[error("unauthorized_client: introspection not allowed")]
+    IntrospectionNotAllowed,
     /// The database is unreachable; try again later.
     #[error("temporarily_unavailable")]
     TemporarilyUnavailable,
@@ -54,6 +60,7 @@ impl TokenError {
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
             TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidTarget(_) => "invalid_target",
+            TokenError::ForeignToken | TokenError::IntrospectionNotAllowed => "unauthorized_client",
             TokenError::TemporarilyUnavailable | TokenError::TooManyFailures { .. } => {
                 "temporarily_unavailable"
             }
@@ -67,6 +74,7 @@ impl TokenError {
         match self {
             TokenError::InvalidClient => 401,
             TokenError::PayloadTooLarge => 413,
+            TokenError::IntrospectionNotAllowed => 403,
             TokenError::MethodNotAllowed => 405,
             TokenError::TemporarilyUnavailable => 503,
             TokenError::TooManyFailures { .. } => 429,
@@ -87,6 +95,10 @@ impl TokenError {
                 "only grant_type=client_credentials is supported".into()
             }
             TokenError::PayloadTooLarge => "request body too large".into(),
+            TokenError::ForeignToken => "the token was issued to another client".into(),
+            TokenError::IntrospectionNotAllowed => {
+                "introspection needs a keypair holding keygate:introspect".into()
+            }
             TokenError::MethodNotAllowed => "use POST".into(),
             TokenError::TemporarilyUnavailable => {
                 "the service is temporarily unavailable; retry later".into()

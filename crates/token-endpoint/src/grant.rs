@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use keypair_store::{ClientAuth, ClientSecret, Keypair};
+use keypair_store::{ClientAuth, ClientSecret, Generation, Keypair, TokenStatus};
 use oxide_auth::endpoint::{
     Authorizer, ClientCredentialsFlow, Endpoint, Issuer, OAuthError, OwnerConsent, OwnerSolicitor,
     PreGrant, QueryParameter, Registrar, ResponseStatus, Scope, Scopes, Solicitation, Template,
@@ -31,7 +31,7 @@ use oxide_auth::primitives::registrar::{BoundClient, ClientUrl, RegistrarError};
 use time::OffsetDateTime;
 
 use crate::error::TokenError;
-use crate::jwt::{self, AccessTokenClaims, Audience};
+use crate::jwt::{self, AccessTokenClaims, Audience, ListUri, StatusClaim, StatusListRef};
 use crate::policy::{self, Decision};
 use crate::request::TokenRequest;
 use crate::{AccessToken, TokenService};
@@ -333,6 +333,14 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         return Err(TokenError::ServerError);
     }
     let scope = decision.scopes.to_space_separated();
+    let opened;
+    let generation = match &keypair.generation {
+        Some(g) if g.status == TokenStatus::Valid => g,
+        _ => {
+            opened = open_generation(state.service, keypair, state.now)?;
+            &opened
+        }
+    };
     let claims = AccessTokenClaims {
         iss: &settings.issuer,
         sub: keypair.client_id.as_str(),
@@ -344,6 +352,15 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         scope: &scope,
         acct: keypair.owner.account_id().map(|a| a.as_str()),
         env: keypair.owner.environment_id().map(|e| e.as_str()),
+        status: StatusClaim {
+            status_list: StatusListRef {
+                idx: generation.idx,
+                uri: ListUri {
+                    issuer: &settings.issuer,
+                    list_id: generation.list_id.as_str(),
+                },
+            },
+        },
     };
     let ring = state.service.keys.ring();
     let token = jwt::sign(ring.signer(state.now), &claims).map_err(|e| {
@@ -356,6 +373,42 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         scope,
         client_id: keypair.client_id.as_str().to_owned(),
     })
+}
+
+/// The keypair has no VALID generation in hand (its first token, the first since its
+/// tokens were invalidated, or a cached copy older than an enable): the store's
+/// current one, or a new one. A database write, which is why
+/// `TokenService::answers_from_memory` sends such requests to the blocking pool. A
+/// generation that is not VALID means the keypair was disabled meanwhile: such a
+/// keypair gets no token.
+fn open_generation(
+    service: &TokenService,
+    keypair: &Keypair,
+    now: OffsetDateTime,
+) -> Result<Generation, TokenError> {
+    let policy = service.settings.generation_policy();
+    match service
+        .store
+        .open_generation(&keypair.client_id, &policy, now)
+    {
+        Ok(g) if g.status == TokenStatus::Valid => Ok(g),
+        Ok(_) => {
+            tracing::info!(client_id = %keypair.client_id, "keypair disabled while getting a token");
+            Err(TokenError::InvalidClient)
+        }
+        Err(e) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "cannot open a token generation: store unavailable");
+            Err(TokenError::TemporarilyUnavailable)
+        }
+        Err(keypair_store::StoreError::NotFound(_)) => {
+            tracing::info!(client_id = %keypair.client_id, "keypair deleted while getting a token");
+            Err(TokenError::InvalidClient)
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "cannot open a token generation: store error");
+            Err(TokenError::ServerError)
+        }
+    }
 }
 
 // ---- owner solicitor and endpoint ---------------------------------------------------------

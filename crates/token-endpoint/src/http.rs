@@ -1,5 +1,7 @@
-//! actix-web handlers for `/token`, JWKS, metadata and the status lists, and the one
-//! place where [`TokenError`]s become HTTP responses.
+//! actix-web handlers for `/token`, `/revoke`, `/introspect`, JWKS, metadata and the
+//! status lists, and the one place where [`TokenError`]s become HTTP responses.
+
+use std::future::Future;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -10,28 +12,31 @@ use time::OffsetDateTime;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::request::{RawRequest, TokenRequest};
+use crate::request::{ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
 use crate::status_lists::{Lookup, StatusLists};
 use crate::throttle::RetryAfter;
 use crate::{AccessToken, TokenError, TokenService};
 
-/// Registers `/token`, `/.well-known/jwks.json`,
+/// Registers `/token`, `/revoke`, `/introspect`, `/.well-known/jwks.json`,
 /// `/.well-known/oauth-authorization-server`, `/statuslists` and `/statuslists/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/token")
-            .route(web::post().to(token))
-            .default_service(web::to(|| async {
-                error_response(&TokenError::MethodNotAllowed)
-            })),
-    )
-    .route("/.well-known/jwks.json", web::get().to(jwks))
-    .route(
-        "/.well-known/oauth-authorization-server",
-        web::get().to(metadata),
-    )
-    .route("/statuslists", web::get().to(status_list_index))
-    .route("/statuslists/{id}", web::get().to(status_list));
+    cfg.service(post_only("/token").route(web::post().to(token)))
+        .service(post_only("/revoke").route(web::post().to(revoke)))
+        .service(post_only("/introspect").route(web::post().to(introspect)))
+        .route("/.well-known/jwks.json", web::get().to(jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(metadata),
+        )
+        .route("/statuslists", web::get().to(status_list_index))
+        .route("/statuslists/{id}", web::get().to(status_list));
+}
+
+/// A resource that answers every method but the POST route added to it with 405.
+fn post_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        error_response(&TokenError::MethodNotAllowed)
+    }))
 }
 
 async fn token(
@@ -39,38 +44,120 @@ async fn token(
     payload: web::Payload,
     service: web::Data<TokenService>,
 ) -> HttpResponse {
+    let result = authenticated(
+        &req,
+        payload,
+        &service,
+        TokenRequest::parse,
+        |r| &r.credentials,
+        issue,
+    )
+    .await;
+    match result {
+        Ok(token) => token_response(&token),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /revoke` (RFC 7009 §2.2): `200` with an empty body, whether or not there was
+/// anything to revoke.
+async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    service: web::Data<TokenService>,
+) -> HttpResponse {
+    let result = authenticated(
+        &req,
+        payload,
+        &service,
+        TokenStatusRequest::parse,
+        |r| &r.credentials,
+        |service, request, now| blocking(service, move |s| s.revoke(&request, now)),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            let mut resp = HttpResponse::Ok().finish();
+            no_store(&mut resp);
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /introspect` (RFC 7662 §2.2).
+async fn introspect(
+    req: HttpRequest,
+    payload: web::Payload,
+    service: web::Data<TokenService>,
+) -> HttpResponse {
+    let result = authenticated(
+        &req,
+        payload,
+        &service,
+        TokenStatusRequest::parse,
+        |r| &r.credentials,
+        |service, request, now| blocking(service, move |s| s.introspect(&request, now)),
+    )
+    .await;
+    match result {
+        Ok(answer) => {
+            let mut resp = HttpResponse::Ok().json(answer);
+            no_store(&mut resp);
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// What every client-authenticated endpoint does around its own work: reads the body
+/// within the limit, parses it, refuses a throttled client before its secret is
+/// checked, runs `handle` at the clock's `now`, and counts a failed authentication.
+async fn authenticated<T, R, Fut>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &web::Data<TokenService>,
+    parse: fn(RawRequest<'_>) -> Result<T, TokenError>,
+    credentials: fn(&T) -> &ClientCredentials,
+    handle: impl FnOnce(web::Data<TokenService>, T, OffsetDateTime) -> Fut,
+) -> Result<R, TokenError>
+where
+    Fut: Future<Output = Result<R, TokenError>>,
+{
     let limit = service.settings().max_body_bytes;
-    let body = match request_body::read_limited(&req, payload, limit).await {
-        Ok(body) => body,
-        Err(e) => return error_response(&TokenError::from(e)),
-    };
-    let request = match parse(&req, &body) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
+    let body = request_body::read_limited(req, payload, limit).await?;
+    let request = parse(raw_request(req, &body)?)?;
     let clock = service.clock();
     let now = clock.now();
-    let address = client_address(&req, service.settings().client_ip_header.as_deref());
-    let client_id = request.credentials.client_id.clone();
+    let address = client_address(req, service.settings().client_ip_header.as_deref());
+    let client_id = credentials(&request).client_id.clone();
     if let Err(RetryAfter(wait)) = service
         .throttle()
         .check(&client_id, address, clock.instant())
     {
         tracing::info!(client_id = %crate::clip(&client_id), %address, "throttled");
-        return error_response(&TokenError::TooManyFailures {
+        return Err(TokenError::TooManyFailures {
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let result = issue(service.clone(), request, now).await;
+    let result = handle(service.clone(), request, now).await;
     if matches!(result, Err(TokenError::InvalidClient)) {
         service
             .throttle()
             .record_failure(&client_id, address, clock.instant());
     }
-    match result {
-        Ok(token) => token_response(&token),
-        Err(e) => error_response(&e),
-    }
+    result
+}
+
+/// Runs `f` on the blocking pool (it reads or writes the database).
+async fn blocking<R: Send + 'static>(
+    service: web::Data<TokenService>,
+    f: impl FnOnce(&TokenService) -> Result<R, TokenError> + Send + 'static,
+) -> Result<R, TokenError> {
+    let service = service.into_inner();
+    web::block(move || f(&service))
+        .await
+        .unwrap_or(Err(TokenError::ServerError))
 }
 
 /// The client's address: the configured trusted proxy header's rightmost entry, or
@@ -101,13 +188,11 @@ async fn issue(
     if service.answers_from_memory(&request, now) {
         return service.issue(&request, now);
     }
-    let service = service.into_inner();
-    web::block(move || service.issue(&request, now))
-        .await
-        .unwrap_or(Err(TokenError::ServerError))
+    blocking(service, move |s| s.issue(&request, now)).await
 }
 
-fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, TokenError> {
+/// The headers and body the request parsers read.
+fn raw_request<'r>(req: &'r HttpRequest, body: &'r [u8]) -> Result<RawRequest<'r>, TokenError> {
     let mut auth = req.headers().get_all(header::AUTHORIZATION);
     let authorization = match (auth.next(), auth.next()) {
         (None, _) => None,
@@ -125,7 +210,7 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, TokenError> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    TokenRequest::parse(RawRequest {
+    Ok(RawRequest {
         content_type,
         authorization,
         body,

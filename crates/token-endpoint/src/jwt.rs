@@ -57,6 +57,57 @@ pub struct AccessTokenClaims<'a> {
     /// Owning environment, for environment keypairs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<&'a str>,
+    /// The entry of the keypair's current generation (docs/token-status.md).
+    pub status: StatusClaim<'a>,
+}
+
+/// `status` (draft-ietf-oauth-status-list): `{"status_list": {"idx": N, "uri": "..."}}`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StatusClaim<'a> {
+    /// The referenced entry.
+    pub status_list: StatusListRef<'a>,
+}
+
+/// One entry of a status list.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StatusListRef<'a> {
+    /// The entry's index.
+    pub idx: u32,
+    /// The list's URI, `<issuer>/statuslists/<list id>`.
+    pub uri: ListUri<'a>,
+}
+
+/// A status list's URI, written straight into the serialised claims (no allocation
+/// per token).
+#[derive(Clone, Copy, Debug)]
+pub struct ListUri<'a> {
+    /// The issuer URL, no trailing slash.
+    pub issuer: &'a str,
+    /// The list id.
+    pub list_id: &'a str,
+}
+
+/// The path under the issuer where status lists are served.
+pub const STATUS_LISTS_PATH: &str = "/statuslists";
+
+impl std::fmt::Display for ListUri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{STATUS_LISTS_PATH}/{}", self.issuer, self.list_id)
+    }
+}
+
+impl Serialize for ListUri<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The list id in `uri` if it is exactly `<issuer>/statuslists/<id>`, else `None`.
+pub fn list_id_in<'u>(issuer: &str, uri: &'u str) -> Option<&'u str> {
+    uri.strip_prefix(issuer)?
+        .strip_prefix(STATUS_LISTS_PATH)?
+        .strip_prefix('/')
+        .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// Serialises and signs `claims` with `key`.

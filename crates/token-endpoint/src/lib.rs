@@ -11,6 +11,7 @@ mod request;
 mod signing_key;
 pub mod status_lists;
 mod throttle;
+mod token_status;
 
 use std::sync::Arc;
 
@@ -19,10 +20,11 @@ pub use jwt::Audience;
 pub use kek::{Kek, KekError, KekSource};
 pub use key_ring::{KeyError, KeyRing, KeySettings, Keys, NewSigningKey, RETIREMENT_LEEWAY};
 pub use policy::{decide, Decision};
-pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest};
+pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
 pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};
 pub use status_lists::{Lookup, StatusLists};
 pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
+pub use token_status::{ActiveToken, Introspection};
 
 use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
@@ -164,8 +166,10 @@ impl TokenService {
     }
 
     /// Whether [`TokenService::issue`] would answer this request without touching the
-    /// database (its keypair is cached and no `last_used_at` write is due), so it can
-    /// run inline on an async worker instead of on the blocking pool.
+    /// database (its keypair is cached with a VALID generation and no `last_used_at`
+    /// write is due), so it can run inline on an async worker instead of on the
+    /// blocking pool. A keypair without a VALID generation in hand needs one opened (a
+    /// write) before its token can carry the `status` claim.
     pub fn answers_from_memory(&self, request: &TokenRequest, now: OffsetDateTime) -> bool {
         self.store
             .answers_from_memory(&request.credentials.client_id, now)
@@ -247,6 +251,11 @@ fn metadata_document(settings: &TokenSettings, catalogue: &ScopeCatalogue) -> St
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": scopes,
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "status_list_aggregation_endpoint": format!("{issuer}{}", jwt::STATUS_LISTS_PATH),
     })
     .to_string()
 }

@@ -49,6 +49,25 @@ pub struct RawRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// A well-formed `/revoke` (RFC 7009 §2.1) or `/introspect` (RFC 7662 §2.1) request.
+/// `token_type_hint` is accepted and ignored: keygate issues access tokens only.
+#[derive(Clone)]
+pub struct TokenStatusRequest {
+    /// Who is asking.
+    pub credentials: ClientCredentials,
+    /// The presented token (unverified). `Debug` hides it.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenStatusRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStatusRequest")
+            .field("credentials", &self.credentials)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
 const GRANT_TYPE: &str = "client_credentials";
 const KNOWN: [&str; 6] = [
     "grant_type",
@@ -58,6 +77,7 @@ const KNOWN: [&str; 6] = [
     "client_id",
     "client_secret",
 ];
+const KNOWN_STATUS: [&str; 4] = ["token", "token_type_hint", "client_id", "client_secret"];
 
 fn invalid(msg: impl Into<String>) -> TokenError {
     TokenError::InvalidRequest(msg.into())
@@ -66,12 +86,8 @@ fn invalid(msg: impl Into<String>) -> TokenError {
 impl TokenRequest {
     /// Parses and checks a request; errors carry the RFC 6749 code to answer with.
     pub fn parse(raw: RawRequest<'_>) -> Result<TokenRequest, TokenError> {
-        let form = parse_form(raw.content_type, raw.body)?;
-        let get = |name: &str| {
-            form.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let form = parse_form(raw.content_type, raw.body, &KNOWN)?;
+        let get = |name: &str| get(&form, name);
 
         match get("grant_type") {
             None => return Err(invalid("missing grant_type")),
@@ -79,22 +95,7 @@ impl TokenRequest {
             Some(_) => return Err(TokenError::UnsupportedGrantType),
         }
 
-        let body_id = get("client_id");
-        let body_secret = get("client_secret");
-        let credentials = match (raw.authorization, body_id, body_secret) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                return Err(invalid("use one client authentication method, not both"))
-            }
-            (Some(header), None, None) => parse_basic(header)?,
-            (None, Some(id), Some(secret)) => ClientCredentials {
-                method: AuthMethod::Post,
-                client_id: id.to_owned(),
-                secret: ClientSecret::from_presented(secret),
-            },
-            (None, None, Some(_)) => return Err(invalid("client_secret without client_id")),
-            // No secret at all: this server has confidential clients only.
-            (None, _, None) => return Err(TokenError::InvalidClient),
-        };
+        let credentials = credentials(raw.authorization, &form)?;
 
         let scope = get("scope")
             .map(|s| {
@@ -118,11 +119,54 @@ impl TokenRequest {
     }
 }
 
-/// The form body as (name, value) pairs: only our parameters, each at most once,
-/// empty values dropped (RFC 6749 §3.1: "treated as if they were omitted").
+impl TokenStatusRequest {
+    /// Parses and checks a `/revoke` or `/introspect` request: the body format,
+    /// parameter and client authentication rules of `/token`, and a required `token`.
+    pub fn parse(raw: RawRequest<'_>) -> Result<TokenStatusRequest, TokenError> {
+        let form = parse_form(raw.content_type, raw.body, &KNOWN_STATUS)?;
+        let credentials = credentials(raw.authorization, &form)?;
+        let token = get(&form, "token")
+            .ok_or_else(|| invalid("missing token"))?
+            .to_owned();
+        Ok(TokenStatusRequest { credentials, token })
+    }
+}
+
+fn get<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The client's credentials: HTTP Basic or body parameters, exactly one of them.
+fn credentials(
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<ClientCredentials, TokenError> {
+    let body_id = get(form, "client_id");
+    let body_secret = get(form, "client_secret");
+    match (authorization, body_id, body_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(invalid("use one client authentication method, not both"))
+        }
+        (Some(header), None, None) => parse_basic(header),
+        (None, Some(id), Some(secret)) => Ok(ClientCredentials {
+            method: AuthMethod::Post,
+            client_id: id.to_owned(),
+            secret: ClientSecret::from_presented(secret),
+        }),
+        (None, None, Some(_)) => Err(invalid("client_secret without client_id")),
+        // No secret at all: this server has confidential clients only.
+        (None, _, None) => Err(TokenError::InvalidClient),
+    }
+}
+
+/// The form body as (name, value) pairs: only the `known` parameters, each at most
+/// once, empty values dropped (RFC 6749 §3.1: "treated as if they were omitted").
 fn parse_form(
     content_type: Option<&str>,
     body: &[u8],
+    known: &[&str],
 ) -> Result<Vec<(String, String)>, TokenError> {
     let media_type = content_type.map(request_body::parse_media_type);
     if media_type.as_deref() != Some("application/x-www-form-urlencoded") {
@@ -137,7 +181,7 @@ fn parse_form(
         let (Some(k), Some(v)) = (form_decode(k), form_decode(v)) else {
             return Err(invalid("a parameter is not valid UTF-8 after decoding"));
         };
-        if !KNOWN.contains(&k.as_str()) {
+        if !known.contains(&k.as_str()) {
             continue; // RFC 6749 §3.2: unrecognized parameters are ignored
         }
         if pairs.iter().any(|(seen, _)| *seen == k) {

@@ -185,8 +185,20 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     let b = Store::open(&db.url, &settings).expect("store b");
     let ms = Duration::milliseconds;
     assert!(authenticated_at(&a, &kp.client_id, &secret, t0()));
-    // Cached, and its last use was just recorded: served from memory.
     a.record_use(&kp.client_id, t0()).expect("record use");
+    assert!(
+        !a.answers_from_memory(kp.client_id.as_str(), t0()),
+        "its first token has to open a generation"
+    );
+    let policy = keypair_store::GenerationPolicy {
+        list_capacity: 1024,
+        reuse_after: Duration::hours(1),
+    };
+    a.open_generation(&kp.client_id, &policy, t0())
+        .expect("open generation");
+    assert!(authenticated_at(&a, &kp.client_id, &secret, t0()));
+    // Cached with a VALID generation, and its last use was just recorded: served from
+    // memory.
     assert!(a.answers_from_memory(kp.client_id.as_str(), t0()));
     assert!(
         !a.answers_from_memory(kp.client_id.as_str(), t0() + ms(200)),

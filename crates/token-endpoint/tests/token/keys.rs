@@ -268,6 +268,25 @@ async fn metadata_document(db: TestDb) {
         doc["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
+    assert_eq!(doc["revocation_endpoint"], format!("{ISSUER}/revoke"));
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{ISSUER}/introspect")
+    );
+    for methods in [
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+    ] {
+        assert_eq!(
+            doc[methods],
+            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+            "{methods}"
+        );
+    }
+    assert_eq!(
+        doc["status_list_aggregation_endpoint"],
+        format!("{ISSUER}/statuslists")
+    );
     let scopes = doc["scopes_supported"].as_array().unwrap();
     assert!(scopes.contains(&"feedback:read".into()) && scopes.contains(&"keygate:admin".into()));
     assert!(

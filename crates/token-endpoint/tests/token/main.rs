@@ -69,6 +69,7 @@ pub(crate) fn catalogue() -> ScopeCatalogue {
         ("billing:read", "billing-api"),
         ("keygate:admin", ISSUER),
         ("keygate:operator", ISSUER),
+        ("keygate:introspect", ISSUER),
     ])
     .unwrap()
 }
@@ -244,8 +245,17 @@ where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
+    post_to(app, "/token", auth, body).await
+}
+
+/// A form POST to `path`.
+pub(crate) async fn post_to<S, B>(app: &S, path: &str, auth: Option<&str>, body: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let mut req = test::TestRequest::post()
-        .uri("/token")
+        .uri(path)
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
         .set_payload(body.to_owned());
     if let Some(a) = auth {
@@ -291,4 +301,5 @@ mod errors;
 mod grant;
 mod keys;
 mod scopes;
+mod status;
 mod status_lists;

@@ -107,6 +107,8 @@ struct State {
     pending: bool,
     /// When a database read last failed.
     failed_at: Option<OffsetDateTime>,
+    /// Re-signing is paused (and was logged) until the database answers again.
+    unconfirmed: bool,
 }
 
 struct Writer {
@@ -288,9 +290,27 @@ impl StatusLists {
         } else {
             Ok(())
         };
-        // Re-signing needs no database: done even when the database failed.
-        self.resign(writer, now);
+        // Re-signing needs no database, but it vouches for the lists afresh: only while
+        // they were confirmed against the database recently. A process cut off from
+        // the database lets its lists run down to their `exp`, so guards fail closed
+        // instead of trusting statuses that changes elsewhere may have overtaken.
+        if self.confirmed_recently(&writer.state, now) {
+            writer.state.unconfirmed = false;
+            self.resign(writer, now);
+        } else if !writer.state.unconfirmed && !writer.lists.is_empty() {
+            writer.state.unconfirmed = true;
+            tracing::warn!(
+                "status lists cannot be confirmed against the database: they are no longer re-signed and expire at their exp"
+            );
+        }
         result
+    }
+
+    /// Whether the status version was read within 2 × `ttl` + 1 s.
+    fn confirmed_recently(&self, state: &State, now: OffsetDateTime) -> bool {
+        state
+            .checked_at
+            .is_some_and(|t| now - t <= self.ttl_duration() * 2 + MIN_REBUILD_INTERVAL)
     }
 
     /// Reads the status version if its check is due, and rebuilds the lists if it moved

@@ -15,6 +15,7 @@ keypair_store::on_both_backends_async! {
     unknown_and_malformed_ids_are_404;
     the_aggregation_lists_every_list;
     exp_stays_ahead_and_the_current_key_signs;
+    lists_cut_off_from_the_database_run_down_to_their_exp;
 }
 
 const TTL: i64 = 5;
@@ -457,4 +458,42 @@ async fn exp_stays_ahead_and_the_current_key_signs(db: TestDb) {
     check(&served, f.clock.now());
     f.service.status_lists().refresh(f.clock.now()).unwrap();
     assert_eq!(fetch(&app, &list).await.header.kid, Some(new.kid));
+}
+
+/// A process that cannot read the database stops vouching for its lists: after
+/// 2 × ttl + 1 s without a confirmed status version it no longer re-signs them, so they
+/// run down to their `exp` and guards fail closed instead of trusting statuses that
+/// changes made elsewhere may have overtaken.
+async fn lists_cut_off_from_the_database_run_down_to_their_exp(db: TestDb) {
+    let f = fixture(db, SigningAlgorithm::EdDSA);
+    let id = keypair(&f, &["feedback:read"]);
+    let (list, _) = open(&f, &id);
+    let app = app!(f.service);
+    f.service.status_lists().refresh(f.clock.now()).unwrap();
+    let first = fetch(&app, &list).await;
+    // The status version can no longer be read.
+    f.db.execute_sql("DROP TABLE status_version");
+    f.clock
+        .advance(std::time::Duration::from_secs(TTL as u64 + 1));
+    assert!(f.service.status_lists().refresh(f.clock.now()).is_err());
+    // Still confirmed recently: re-signed as usual.
+    let recent = fetch(&app, &list).await;
+    assert!(recent.iat() > first.iat(), "re-signed within 2 × ttl + 1 s");
+    f.clock
+        .advance(std::time::Duration::from_secs(TTL as u64 + 1));
+    let last_exp = fetch(&app, &list).await.claims["exp"].as_i64().unwrap();
+    for step in [30, 120, 600] {
+        f.clock.advance(std::time::Duration::from_secs(step));
+        let _ = f.service.status_lists().refresh(f.clock.now());
+        let served = fetch(&app, &list).await;
+        assert_eq!(
+            served.claims["exp"].as_i64().unwrap(),
+            last_exp,
+            "re-signed without the database"
+        );
+    }
+    assert!(
+        f.clock.now().unix_timestamp() > last_exp,
+        "the list has expired"
+    );
 }

@@ -54,6 +54,7 @@ fn bootstrap_prints_one_json_line_with_a_secret_that_verifies() {
         .authenticate(
             client_id,
             &ClientSecret::from_presented(secret),
+            std::net::Ipv4Addr::LOCALHOST.into(),
             clock::Clock::system().now(),
         )
         .unwrap()
@@ -64,7 +65,12 @@ fn bootstrap_prints_one_json_line_with_a_secret_that_verifies() {
     let wrong = ClientSecret::generate();
     assert!(matches!(
         store
-            .authenticate(client_id, &wrong, clock::Clock::system().now())
+            .authenticate(
+                client_id,
+                &wrong,
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                clock::Clock::system().now(),
+            )
             .unwrap(),
         ClientAuth::Rejected(_)
     ));

@@ -116,6 +116,8 @@ impl AdminApi {
             comment: input.comment,
             enabled: input.enabled,
             token_lifetime_seconds: input.token_lifetime_seconds,
+            expires_at: None,
+            allowed_addresses: keypair_store::AddressList::any(),
         })
     }
 
@@ -309,6 +311,7 @@ impl AdminApi {
                 .map(|s| self.scopes(caller, s))
                 .transpose()?,
             comment: input.comment,
+            ..KeypairPatch::default()
         };
         Ok(self.store.update_keypair(caller.actor(), id, patch, now)?)
     }

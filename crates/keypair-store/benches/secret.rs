@@ -8,6 +8,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use keypair_store::testing::TestDb;
 use keypair_store::{Actor, ClientSecret, NewKeypair, Owner, ScopeSet};
 
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn secret(c: &mut Criterion) {
     let stored = ClientSecret::generate();
     let digest = stored.digest();
@@ -33,19 +35,21 @@ fn secret(c: &mut Criterion) {
                 comment: String::new(),
                 enabled: true,
                 token_lifetime_seconds: None,
+                expires_at: None,
+                allowed_addresses: keypair_store::AddressList::any(),
             },
             now,
         )
         .unwrap();
     let id = kp.client_id.to_string();
-    db.store.authenticate(&id, &secret, now).unwrap();
+    db.store.authenticate(&id, &secret, LOCAL, now).unwrap();
     group.bench_function("authenticate_cached", |b| {
-        b.iter(|| db.store.authenticate(&id, &secret, now).unwrap())
+        b.iter(|| db.store.authenticate(&id, &secret, LOCAL, now).unwrap())
     });
     group.bench_function("authenticate_unknown_client", |b| {
         b.iter(|| {
             db.store
-                .authenticate("kg_00000000000000000000000000000000", &secret, now)
+                .authenticate("kg_00000000000000000000000000000000", &secret, LOCAL, now)
                 .unwrap()
         })
     });

@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 use keypair_store::testing::fresh_postgres_schema;
 use keypair_store::{
     Actor, ClientAuth, DatabaseUrl, KeypairPatch, NewKeypair, Owner, PoolSettings, ScopeSet, Store,
@@ -43,11 +45,13 @@ fn main() {
         comment: String::new(),
         enabled: true,
         token_lifetime_seconds: None,
+        expires_at: None,
+        allowed_addresses: keypair_store::AddressList::any(),
     };
     let (kp, secret) = there.create_keypair(&actor, new, now).expect("keypair");
     let accepted = || {
         matches!(
-            here.authenticate(kp.client_id.as_str(), &secret, now)
+            here.authenticate(kp.client_id.as_str(), &secret, LOCAL, now)
                 .unwrap(),
             ClientAuth::Authenticated(_)
         )

@@ -45,6 +45,8 @@ fn seed(url: &str, count: usize) -> Result<String, keypair_store::StoreError> {
         comment: "load benchmark".into(),
         enabled: true,
         token_lifetime_seconds: None,
+        expires_at: None,
+        allowed_addresses: keypair_store::AddressList::any(),
     };
     let mut picked = None;
     let mut left = count;

@@ -55,6 +55,8 @@ pub enum AuditAction {
     KeypairUpdate,
     KeypairDelete,
     KeypairRevokeTokens,
+    KeypairSecretRotate,
+    KeypairSecretEnd,
 }
 
 impl AuditAction {
@@ -69,6 +71,8 @@ impl AuditAction {
             AuditAction::KeypairUpdate => "keypair.update",
             AuditAction::KeypairDelete => "keypair.delete",
             AuditAction::KeypairRevokeTokens => "keypair.revoke_tokens",
+            AuditAction::KeypairSecretRotate => "keypair.secret_rotate",
+            AuditAction::KeypairSecretEnd => "keypair.secret_end",
         }
     }
 }

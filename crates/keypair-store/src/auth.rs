@@ -5,20 +5,23 @@
 //! committed meanwhile. `now` is a parameter: it ages cache entries and stamps
 //! `last_used_at`.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use diesel::prelude::*;
+use subtle::{Choice, ConstantTimeEq};
 use time::OffsetDateTime;
 
-use crate::cache::Cached;
+use crate::cache::{Cached, Verifier};
 use crate::ids::ClientId;
 use crate::models::keypair::{Keypair, KeypairRow};
+use crate::models::secrets::{SecretRow, MAX_LIVE_SECRETS};
 use crate::models::status::{Generation, TokenStatus};
 use crate::schema::keypairs;
 use crate::secret::{ClientSecret, SecretDigest};
 use crate::timestamp::to_micros;
-use crate::{Store, StoreError, StoreResult};
+use crate::{Store, StoreResult};
 
 /// `last_used_at` is written at most once per this many seconds per keypair, so that a
 /// busy client does not turn every token request into a write.
@@ -27,7 +30,7 @@ const LAST_USED_GRANULARITY_SECS: i64 = 60;
 /// The result of presenting client credentials.
 #[derive(Debug)]
 pub enum ClientAuth {
-    /// Right secret, enabled keypair.
+    /// A live secret of an enabled, unexpired keypair, from an allowed address.
     Authenticated(Arc<Keypair>),
     /// Refused. The reason is for the log only: clients always get the same answer.
     Rejected(Rejection),
@@ -38,21 +41,62 @@ pub enum ClientAuth {
 pub enum Rejection {
     /// No keypair has this client id (or it was deleted).
     UnknownClient,
-    /// The secret does not match.
+    /// The secret matches no live secret (a wrong one, or one that ran out).
     WrongSecret,
     /// The secret matches but the keypair is disabled.
     Disabled,
+    /// The secret matches but the keypair's `expires_at` has passed.
+    Expired,
+    /// The secret matches but the address is outside the keypair's allowlist.
+    AddressNotAllowed,
+}
+
+impl Rejection {
+    /// The reason as logged (and counted): `unknown_client`, `wrong_secret`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::UnknownClient => "unknown_client",
+            Rejection::WrongSecret => "wrong_secret",
+            Rejection::Disabled => "disabled",
+            Rejection::Expired => "expired",
+            Rejection::AddressNotAllowed => "address_not_allowed",
+        }
+    }
+}
+
+/// Compares `presented` with every stored secret in constant time, and always with at
+/// least [`MAX_LIVE_SECRETS`] digests (padded with the dummy), so that the time taken
+/// tells neither which secret matched nor how many a keypair has. A secret that ran
+/// out by `now` is compared like the others and then does not count.
+fn matches_live_secret(
+    verifiers: &[Verifier],
+    presented: &SecretDigest,
+    now: OffsetDateTime,
+) -> bool {
+    let mut matched = Choice::from(0);
+    for i in 0..verifiers.len().max(MAX_LIVE_SECRETS) {
+        let (digest, live) = match verifiers.get(i) {
+            Some((digest, expires_at)) => (digest, expires_at.is_none_or(|e| now < e)),
+            None => (SecretDigest::dummy(), false),
+        };
+        matched |= digest.ct_eq(presented) & Choice::from(u8::from(live));
+    }
+    matched.into()
 }
 
 impl Store {
-    /// Checks presented client credentials at `now`. Takes the same steps whether or
-    /// not the client exists: an unknown client id is compared against a dummy digest,
-    /// and the comparison is constant-time (see `docs/security.md` for what timing
-    /// can and cannot tell).
+    /// Checks client credentials presented from `address` at `now`. Takes the same
+    /// steps whether or not the client exists: an unknown client id is compared
+    /// against dummy digests, and every comparison is constant-time (see
+    /// `docs/security.md` for what timing can and cannot tell). The secret is checked
+    /// before anything else, so only a caller holding a live secret learns (from the
+    /// log, never from the answer) that a keypair is disabled, expired or pinned to
+    /// other addresses.
     pub fn authenticate(
         &self,
         client_id: &str,
         presented: &ClientSecret,
+        address: IpAddr,
         now: OffsetDateTime,
     ) -> StoreResult<ClientAuth> {
         let presented_digest = presented.digest();
@@ -60,18 +104,27 @@ impl Store {
             Ok(id) => self.cached_or_load(&id, now)?,
             Err(_) => None,
         };
-        let stored = found.as_ref().map_or(SecretDigest::dummy(), |c| &c.digest);
-        let matches = stored.matches(&presented_digest);
+        let verifiers = found.as_ref().map_or(&[][..], |c| &c.verifiers[..]);
+        let matches = matches_live_secret(verifiers, &presented_digest, now);
         let Some(found) = found else {
             return Ok(ClientAuth::Rejected(Rejection::UnknownClient));
         };
-        if !matches {
-            return Ok(ClientAuth::Rejected(Rejection::WrongSecret));
-        }
-        if !found.keypair.enabled {
-            return Ok(ClientAuth::Rejected(Rejection::Disabled));
-        }
-        Ok(ClientAuth::Authenticated(found.keypair.clone()))
+        let keypair = &found.keypair;
+        let refusal = if !matches {
+            Some(Rejection::WrongSecret)
+        } else if !keypair.enabled {
+            Some(Rejection::Disabled)
+        } else if keypair.expired_at(now) {
+            Some(Rejection::Expired)
+        } else if !keypair.allowed_addresses.permits(address) {
+            Some(Rejection::AddressNotAllowed)
+        } else {
+            None
+        };
+        Ok(match refusal {
+            Some(reason) => ClientAuth::Rejected(reason),
+            None => ClientAuth::Authenticated(keypair.clone()),
+        })
     }
 
     fn cached_or_load(
@@ -83,26 +136,29 @@ impl Store {
             return Ok(Some(c));
         }
         let generation = self.cache.generation();
-        let Some((row, current)) = self.read(|c| {
+        let Some((row, current, secrets)) = self.read(|c| {
             let Some(row) = KeypairRow::find(c, id)? else {
                 return Ok(None);
             };
-            Ok(Some((row, Generation::current(c, id)?)))
+            Ok(Some((
+                row,
+                Generation::current(c, id)?,
+                SecretRow::of(c, id)?,
+            )))
         })?
         else {
             return Ok(None);
         };
-        let digest = SecretDigest::from_db(&row.secret_digest).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "keypair {}: stored secret digest has the wrong length",
-                id.as_str()
-            ))
-        })?;
+        let verifiers = secrets
+            .iter()
+            .map(SecretRow::verifier)
+            .collect::<StoreResult<Vec<_>>>()?;
         let keypair = Keypair {
             generation: current,
+            secrets: secrets.iter().map(SecretRow::info).collect(),
             ..row.into_keypair()?
         };
-        let cached = Arc::new(Cached::new(keypair, digest, now));
+        let cached = Arc::new(Cached::new(keypair, verifiers, now));
         self.cache
             .insert_if_current(id.as_str(), cached.clone(), generation);
         Ok(Some(cached))

@@ -22,24 +22,28 @@ use crate::models::keypair::Keypair;
 use crate::secret::SecretDigest;
 use crate::tx::Change;
 
+/// A secret's digest and when it stops working (`None`: never).
+pub(crate) type Verifier = (SecretDigest, Option<OffsetDateTime>);
+
 /// A cached keypair with what authentication needs.
 #[derive(Debug)]
 pub(crate) struct Cached {
     pub keypair: Arc<Keypair>,
-    pub digest: SecretDigest,
+    /// Every stored secret, live or run out: authentication checks the expiry.
+    pub verifiers: Vec<Verifier>,
     loaded: OffsetDateTime,
     /// Unix seconds of the last `last_used_at` write made through this entry.
     pub last_use_written: AtomicI64,
 }
 
 impl Cached {
-    pub fn new(keypair: Keypair, digest: SecretDigest, now: OffsetDateTime) -> Self {
+    pub fn new(keypair: Keypair, verifiers: Vec<Verifier>, now: OffsetDateTime) -> Self {
         let written = keypair
             .last_used_at
             .map_or(i64::MIN, |t| t.unix_timestamp());
         Cached {
             keypair: Arc::new(keypair),
-            digest,
+            verifiers,
             loaded: now,
             last_use_written: AtomicI64::new(written),
         }
@@ -154,7 +158,7 @@ mod tests {
 
     const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 
-    fn keypair() -> (Keypair, SecretDigest) {
+    fn keypair() -> (Keypair, Vec<Verifier>) {
         let now = T0;
         let kp = Keypair {
             client_id: ClientId::generate(),
@@ -163,13 +167,16 @@ mod tests {
             comment: String::new(),
             enabled: true,
             secret_hint: String::new(),
+            secrets: Vec::new(),
+            expires_at: None,
+            allowed_addresses: crate::AddressList::any(),
             token_lifetime_seconds: None,
             created_at: now,
             updated_at: now,
             last_used_at: None,
             generation: None,
         };
-        (kp, ClientSecret::generate().digest())
+        (kp, vec![(ClientSecret::generate().digest(), None)])
     }
 
     #[test]

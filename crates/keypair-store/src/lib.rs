@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod address;
 mod audit;
 mod auth;
 mod cache;
@@ -19,6 +20,7 @@ mod validate;
 #[cfg(feature = "test-helpers")]
 pub mod testing;
 
+pub use address::{AddressList, AddressListError, MAX_ALLOWED_ADDRESSES};
 pub use audit::{Actor, AuditAction, AuditRecord};
 pub use auth::{ClientAuth, Rejection};
 pub use changes::{listener_application_name, ChangeListener};
@@ -27,6 +29,7 @@ pub use error::{StoreError, StoreResult};
 pub use ids::{AccountId, ClientId, EnvironmentId, StatusListId, UserId};
 pub use models::account::{Account, Environment};
 pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
+pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{
     Generation, GenerationPolicy, ListContents, StatusEntry, StatusList, TokenStatus,

@@ -26,12 +26,23 @@ diesel::table! {
         scopes -> Text,
         comment -> Text,
         enabled -> Bool,
-        secret_digest -> Binary,
         secret_hint -> Text,
         token_lifetime_seconds -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        allowed_addresses -> Text,
+    }
+}
+
+diesel::table! {
+    keypair_secrets (client_id, hint) {
+        client_id -> Text,
+        hint -> Text,
+        digest -> Binary,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -86,10 +97,12 @@ diesel::table! {
 }
 
 diesel::joinable!(environments -> accounts (account_id));
+diesel::joinable!(keypair_secrets -> keypairs (client_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     environments,
     keypairs,
+    keypair_secrets,
     signing_keys,
     audit_records,
     status_lists,

@@ -112,7 +112,13 @@ impl SecretDigest {
 
     /// Constant-time comparison (no early exit on the first differing byte).
     pub fn matches(&self, other: &SecretDigest) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.ct_eq(other).into()
+    }
+}
+
+impl ConstantTimeEq for SecretDigest {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
     }
 }
 

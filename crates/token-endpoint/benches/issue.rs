@@ -74,6 +74,8 @@ fn issue(c: &mut Criterion) {
                 comment: String::new(),
                 enabled: true,
                 token_lifetime_seconds: None,
+                expires_at: None,
+                allowed_addresses: keypair_store::AddressList::any(),
             },
             now,
         )

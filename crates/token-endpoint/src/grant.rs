@@ -248,17 +248,18 @@ impl Registrar for StoreRegistrar<'_> {
         let state = self.0;
         let secret =
             ClientSecret::from_presented(&String::from_utf8_lossy(passphrase.unwrap_or_default()));
-        match state
-            .service
-            .store
-            .authenticate(client_id, &secret, state.now)
-        {
+        match state.service.store.authenticate(
+            client_id,
+            &secret,
+            state.request.credentials.address,
+            state.now,
+        ) {
             Ok(ClientAuth::Authenticated(keypair)) => {
                 *state.keypair.borrow_mut() = Some(keypair);
                 Ok(())
             }
             Ok(ClientAuth::Rejected(reason)) => {
-                tracing::info!(client_id = %crate::clip(client_id), ?reason, "client authentication failed");
+                tracing::info!(client_id = %crate::clip(client_id), reason = reason.as_str(), "client authentication failed");
                 state.fail(TokenError::InvalidClient);
                 Err(RegistrarError::Unspecified)
             }
@@ -323,11 +324,18 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         return Err(TokenError::ServerError);
     };
     let settings = &state.service.settings;
+    let iat = state.now.unix_timestamp();
+    // The keypair's own lifetime or the global one, within the maximum, and never past
+    // the keypair's expiry (authentication refused an expired keypair, so at least
+    // one second is left: expiries are whole seconds).
+    let until_expiry = keypair.expires_at.map_or(u32::MAX, |e| {
+        u32::try_from(e.unix_timestamp().saturating_sub(iat).max(0)).unwrap_or(u32::MAX)
+    });
     let lifetime = keypair
         .token_lifetime_seconds
         .unwrap_or(settings.lifetime_seconds)
-        .min(settings.max_lifetime_seconds);
-    let iat = state.now.unix_timestamp();
+        .min(settings.max_lifetime_seconds)
+        .min(until_expiry);
     let jti = jwt::new_jti();
     if jti.is_empty() {
         return Err(TokenError::ServerError);

@@ -49,7 +49,7 @@ async fn token(
         payload,
         &service,
         TokenRequest::parse,
-        |r| &r.credentials,
+        |r| &mut r.credentials,
         issue,
     )
     .await;
@@ -71,7 +71,7 @@ async fn revoke(
         payload,
         &service,
         TokenStatusRequest::parse,
-        |r| &r.credentials,
+        |r| &mut r.credentials,
         |service, request, now| blocking(service, move |s| s.revoke(&request, now)),
     )
     .await;
@@ -96,7 +96,7 @@ async fn introspect(
         payload,
         &service,
         TokenStatusRequest::parse,
-        |r| &r.credentials,
+        |r| &mut r.credentials,
         |service, request, now| blocking(service, move |s| s.introspect(&request, now)),
     )
     .await;
@@ -118,7 +118,7 @@ async fn authenticated<T, R, Fut>(
     payload: web::Payload,
     service: &web::Data<TokenService>,
     parse: fn(RawRequest<'_>) -> Result<T, TokenError>,
-    credentials: fn(&T) -> &ClientCredentials,
+    credentials: fn(&mut T) -> &mut ClientCredentials,
     handle: impl FnOnce(web::Data<TokenService>, T, OffsetDateTime) -> Fut,
 ) -> Result<R, TokenError>
 where
@@ -126,11 +126,13 @@ where
 {
     let limit = service.settings().max_body_bytes;
     let body = request_body::read_limited(req, payload, limit).await?;
-    let request = parse(raw_request(req, &body)?)?;
+    let mut request = parse(raw_request(req, &body)?)?;
     let clock = service.clock();
     let now = clock.now();
     let address = client_address(req, service.settings().client_ip_header.as_deref());
-    let client_id = credentials(&request).client_id.clone();
+    let presented = credentials(&mut request);
+    presented.address = address;
+    let client_id = presented.client_id.clone();
     if let Err(RetryAfter(wait)) = service
         .throttle()
         .check(&client_id, address, clock.instant())

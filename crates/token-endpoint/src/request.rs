@@ -1,6 +1,8 @@
 //! Parsing a `/token` request into types at the edge (RFC 6749 §2.3, §3.2, §4.4.2;
 //! RFC 8707 §2). Everything after this module works on a [`TokenRequest`].
 
+use std::net::IpAddr;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use keypair_store::{ClientSecret, ScopeSet};
@@ -16,6 +18,8 @@ pub enum AuthMethod {
     Post,
 }
 
+const UNSPECIFIED: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// Presented client credentials. `Debug` hides the secret.
 #[derive(Clone, Debug)]
 pub struct ClientCredentials {
@@ -25,6 +29,10 @@ pub struct ClientCredentials {
     pub client_id: String,
     /// The presented secret (unverified).
     pub secret: ClientSecret,
+    /// Where they came from, as the throttle sees it (the TCP peer, or the trusted
+    /// forwarding header): the HTTP layer sets it after parsing. Until then it is the
+    /// unspecified address, which no allowlist entry other than `0.0.0.0/0` admits.
+    pub address: IpAddr,
 }
 
 /// A well-formed client credentials grant request.
@@ -154,6 +162,7 @@ fn credentials(
             method: AuthMethod::Post,
             client_id: id.to_owned(),
             secret: ClientSecret::from_presented(secret),
+            address: UNSPECIFIED,
         }),
         (None, None, Some(_)) => Err(invalid("client_secret without client_id")),
         // No secret at all: this server has confidential clients only.
@@ -217,6 +226,7 @@ fn parse_basic(header: &str) -> Result<ClientCredentials, TokenError> {
         method: AuthMethod::Basic,
         client_id: id,
         secret: ClientSecret::from_presented(&secret),
+        address: UNSPECIFIED,
     })
 }
 

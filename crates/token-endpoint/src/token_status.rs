@@ -207,11 +207,11 @@ impl TokenService {
         let creds = &request.credentials;
         match self
             .store
-            .authenticate(&creds.client_id, &creds.secret, now)
+            .authenticate(&creds.client_id, &creds.secret, creds.address, now)
         {
             Ok(ClientAuth::Authenticated(keypair)) => Ok(keypair),
             Ok(ClientAuth::Rejected(reason)) => {
-                tracing::info!(?reason, "client authentication failed");
+                tracing::info!(reason = reason.as_str(), "client authentication failed");
                 Err(TokenError::InvalidClient)
             }
             Err(e) => Err(store_error(e)),

@@ -158,6 +158,8 @@ pub fn keypair(
                 comment: "test".into(),
                 enabled: true,
                 token_lifetime_seconds: None,
+                expires_at: None,
+                allowed_addresses: keypair_store::AddressList::any(),
             },
             now,
         )

@@ -443,6 +443,8 @@ async fn indexes_of_new_keypairs_do_not_rise(env: Env) {
         comment: "worker".into(),
         enabled: true,
         token_lifetime_seconds: None,
+        expires_at: None,
+        allowed_addresses: keypair_store::AddressList::any(),
     };
     let made: Vec<(keypair_store::ClientId, ClientSecret)> = store
         .create_keypairs_bulk(&Actor::system("test"), &template, 1000, now)

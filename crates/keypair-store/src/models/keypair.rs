@@ -5,12 +5,14 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
+use crate::address::AddressList;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::{AccountId, ClientId, EnvironmentId};
+use crate::models::secrets::{SecretInfo, SecretRow};
 use crate::models::status::Generation;
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
-use crate::schema::{environments, keypairs};
+use crate::schema::{environments, keypair_secrets, keypairs};
 use crate::scope::{Scope, ScopeSet, OPERATOR_SCOPE};
 use crate::secret::ClientSecret;
 use crate::timestamp::{from_micros, to_micros};
@@ -64,8 +66,15 @@ pub struct Keypair {
     pub comment: String,
     /// Disabled keypairs cannot get tokens.
     pub enabled: bool,
-    /// The first characters of the secret.
+    /// The first characters of the newest secret.
     pub secret_hint: String,
+    /// Its secrets, newest first: the live ones, and any that ran out since the last
+    /// rotation (see [`Keypair::live_secrets`]).
+    pub secrets: Vec<SecretInfo>,
+    /// After this it gets no token (`None`: never).
+    pub expires_at: Option<OffsetDateTime>,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_addresses: AddressList,
     /// Token lifetime for this keypair, if it overrides the global one.
     pub token_lifetime_seconds: Option<u32>,
     /// When it was created.
@@ -94,6 +103,10 @@ pub struct NewKeypair {
     pub enabled: bool,
     /// Optional per-keypair token lifetime (the caller checks it against the maximum).
     pub token_lifetime_seconds: Option<u32>,
+    /// Optional end of the keypair's life; must be in the future.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_addresses: AddressList,
 }
 
 /// A change to a keypair; `None` leaves a field as it is.
@@ -105,6 +118,18 @@ pub struct KeypairPatch {
     pub scopes: Option<ScopeSet>,
     /// New comment.
     pub comment: Option<String>,
+    /// New expiry (`Some(None)` removes it); must be in the future.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    /// New address allowlist.
+    pub allowed_addresses: Option<AddressList>,
+    /// New per-keypair token lifetime (`Some(None)`: the global one again; the caller
+    /// checks it against the maximum).
+    pub token_lifetime_seconds: Option<Option<u32>>,
+    /// The longest lifetime a token of this keypair can have been issued with
+    /// (`token.max_lifetime_seconds`). An earlier `expires_at` invalidates the tokens
+    /// issued so far when it cuts into that span; `None` assumes any token may live
+    /// until the old `expires_at`, so every earlier expiry invalidates them.
+    pub longest_token_lifetime: Option<time::Duration>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -116,12 +141,13 @@ pub(crate) struct KeypairRow {
     scopes: String,
     comment: String,
     enabled: bool,
-    pub(crate) secret_digest: Vec<u8>,
     secret_hint: String,
     token_lifetime_seconds: Option<i64>,
     created_at: i64,
     updated_at: i64,
     last_used_at: Option<i64>,
+    expires_at: Option<i64>,
+    allowed_addresses: String,
 }
 
 impl KeypairRow {
@@ -134,14 +160,18 @@ impl KeypairRow {
             .optional()?)
     }
 
-    /// The keypair with its current generation read from `conn`.
+    /// The keypair with its current generation and secrets read from `conn`.
     pub(crate) fn load(self, conn: &mut DbConnection) -> StoreResult<Keypair> {
         let mut keypair = self.into_keypair()?;
         keypair.generation = Generation::current(conn, &keypair.client_id)?;
+        keypair.secrets = SecretRow::of(conn, &keypair.client_id)?
+            .iter()
+            .map(SecretRow::info)
+            .collect();
         Ok(keypair)
     }
 
-    /// The keypair without its generation (a new keypair has none).
+    /// The keypair without its generation and secrets.
     pub(crate) fn into_keypair(self) -> StoreResult<Keypair> {
         let corrupt =
             |what: &str| StoreError::Corrupt(format!("keypair {}: {what}", self.client_id));
@@ -161,6 +191,8 @@ impl KeypairRow {
             .map(u32::try_from)
             .transpose()
             .map_err(|_| corrupt("token lifetime out of range"))?;
+        let allowed_addresses = AddressList::from_db(&self.allowed_addresses)
+            .ok_or_else(|| corrupt("stored address allowlist does not parse"))?;
         Ok(Keypair {
             client_id: ClientId::from_db(self.client_id),
             owner,
@@ -168,6 +200,9 @@ impl KeypairRow {
             comment: self.comment,
             enabled: self.enabled,
             secret_hint: self.secret_hint,
+            secrets: Vec::new(),
+            expires_at: self.expires_at.map(from_micros),
+            allowed_addresses,
             token_lifetime_seconds,
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
@@ -222,6 +257,46 @@ fn owner_gone(owner: &Owner) -> impl Fn(diesel::result::Error) -> StoreError + '
     }
 }
 
+/// Whether moving a keypair's expiry from `old` to `new` ends tokens already issued
+/// before their `exp`: those end no later than `old`, nor than `now` plus the longest
+/// token lifetime (when known).
+fn cuts_tokens_short(
+    old: Option<OffsetDateTime>,
+    new: Option<OffsetDateTime>,
+    longest_token_lifetime: Option<time::Duration>,
+    now: OffsetDateTime,
+) -> bool {
+    let Some(new) = new else {
+        return false;
+    };
+    let latest_exp = match (old, longest_token_lifetime) {
+        (Some(old), Some(l)) => Some(old.min(now + l)),
+        (Some(old), None) => Some(old),
+        (None, Some(l)) => Some(now + l),
+        (None, None) => None,
+    };
+    latest_exp.is_none_or(|latest| new < latest)
+}
+
+/// A keypair's expiry, in whole seconds (a fraction is dropped: it ends no later than
+/// asked), must lie ahead.
+fn check_expiry(
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> StoreResult<Option<OffsetDateTime>> {
+    let Some(e) = expires_at else {
+        return Ok(None);
+    };
+    let e = e
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|_| StoreError::invalid("expires_at", "out of range"))?;
+    if e <= now {
+        return Err(StoreError::invalid("expires_at", "must be in the future"));
+    }
+    Ok(Some(e))
+}
+
 fn refuse_operator_scope(scopes: &ScopeSet) -> StoreResult<()> {
     if scopes.contains(OPERATOR_SCOPE) {
         return Err(StoreError::invalid(
@@ -241,6 +316,8 @@ impl NewKeypair {
             comment: comment.to_owned(),
             enabled: true,
             token_lifetime_seconds: None,
+            expires_at: None,
+            allowed_addresses: AddressList::any(),
         })
     }
 
@@ -256,24 +333,32 @@ impl NewKeypair {
         refuse_operator_scope(&self.scopes)
     }
 
-    /// A row for this keypair with a fresh id and secret.
-    fn row(&self, comment: &str, now: OffsetDateTime) -> (KeypairRow, ClientSecret) {
+    /// A row for this keypair with a fresh id and secret, and the secret's row.
+    fn row(
+        &self,
+        comment: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> (KeypairRow, SecretRow, ClientSecret) {
         let secret = ClientSecret::generate();
+        let client_id = ClientId::generate();
+        let secret_row = SecretRow::new(client_id.as_str(), &secret, now);
         let row = KeypairRow {
-            client_id: ClientId::generate().as_str().to_owned(),
+            client_id: client_id.as_str().to_owned(),
             account_id: self.owner.account_id().map(|a| a.as_str().to_owned()),
             environment_id: self.owner.environment_id().map(|e| e.as_str().to_owned()),
             scopes: self.scopes.to_space_separated(),
             comment: comment.to_owned(),
             enabled: self.enabled,
-            secret_digest: secret.digest().as_bytes().to_vec(),
             secret_hint: secret.hint(),
             token_lifetime_seconds: self.token_lifetime_seconds.map(i64::from),
             created_at: to_micros(now),
             updated_at: to_micros(now),
             last_used_at: None,
+            expires_at: expires_at.map(to_micros),
+            allowed_addresses: self.allowed_addresses.to_db(),
         };
-        (row, secret)
+        (row, secret_row, secret)
     }
 
     /// Inserts an account- or environment-owned keypair and returns it with its
@@ -296,12 +381,16 @@ impl NewKeypair {
         now: OffsetDateTime,
     ) -> StoreResult<(Keypair, ClientSecret)> {
         let comment = validate::comment(&self.comment)?;
+        let expires_at = check_expiry(self.expires_at, now)?;
         check_owner_exists(tx, &self.owner)?;
-        let (row, secret) = self.row(&comment, now);
+        let (row, secret_row, secret) = self.row(&comment, expires_at, now);
         diesel::insert_into(keypairs::table)
             .values(&row)
             .execute(&mut **tx)
             .map_err(owner_gone(&self.owner))?;
+        diesel::insert_into(keypair_secrets::table)
+            .values(&secret_row)
+            .execute(&mut **tx)?;
         AuditEntry {
             actor,
             action: AuditAction::KeypairCreate,
@@ -311,7 +400,9 @@ impl NewKeypair {
             now,
         }
         .write(tx)?;
-        Ok((row.into_keypair()?, secret))
+        let mut keypair = row.into_keypair()?;
+        keypair.secrets = vec![secret_row.info()];
+        Ok((keypair, secret))
     }
 
     /// Inserts `rows` made by [`NewKeypair::row`] in one multi-row statement, with one
@@ -321,6 +412,7 @@ impl NewKeypair {
         tx: &mut Tx<'_>,
         actor: &Actor,
         rows: &[KeypairRow],
+        secret_rows: &[SecretRow],
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         check_owner_exists(tx, &self.owner)?;
@@ -334,6 +426,14 @@ impl NewKeypair {
                 .execute(inner),
         }
         .map_err(owner_gone(&self.owner))?;
+        match &mut **tx {
+            DbConnection::Sqlite(inner) => diesel::insert_into(keypair_secrets::table)
+                .values(secret_rows)
+                .execute(inner),
+            DbConnection::Postgres(inner) => diesel::insert_into(keypair_secrets::table)
+                .values(secret_rows)
+                .execute(inner),
+        }?;
         AuditEntry {
             actor,
             action: AuditAction::KeypairCreate,
@@ -348,6 +448,16 @@ impl NewKeypair {
 }
 
 impl Keypair {
+    /// The secrets that still work at `now`, newest first.
+    pub fn live_secrets(&self, now: OffsetDateTime) -> impl Iterator<Item = &SecretInfo> {
+        self.secrets.iter().filter(move |s| s.live_at(now))
+    }
+
+    /// Whether it has expired at `now`.
+    pub fn expired_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+
     /// Reads one keypair.
     pub fn find(conn: &mut DbConnection, client_id: &ClientId) -> StoreResult<Keypair> {
         KeypairRow::find(conn, client_id)?
@@ -378,13 +488,24 @@ impl Keypair {
         let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.client_id));
         let ids: Vec<&str> = page.items.iter().map(|r| r.client_id.as_str()).collect();
         let mut generations = Generation::current_of(conn, &ids)?;
+        let mut secrets = SecretRow::of_many(conn, &ids)?;
         Ok(Page {
             items: page
                 .items
                 .into_iter()
                 .map(|r| {
                     let generation = generations.remove(&r.client_id);
-                    r.into_keypair().map(|k| Keypair { generation, ..k })
+                    let secrets = secrets
+                        .remove(&r.client_id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(SecretRow::info)
+                        .collect();
+                    r.into_keypair().map(|k| Keypair {
+                        generation,
+                        secrets,
+                        ..k
+                    })
                 })
                 .collect::<StoreResult<_>>()?,
             next_cursor: page.next_cursor,
@@ -408,6 +529,7 @@ impl Keypair {
         if let Some(scopes) = &patch.scopes {
             refuse_operator_scope(scopes)?;
         }
+        let expires_at = patch.expires_at.map(|e| check_expiry(e, now)).transpose()?;
         let current = KeypairRow::find(tx, client_id)?.ok_or(StoreError::NotFound("keypair"))?;
         if current.account_id.is_none() && patch.scopes.is_some() {
             return Err(StoreError::invalid(
@@ -425,6 +547,15 @@ impl Keypair {
         if comment.is_some() {
             changed.push("comment");
         }
+        if expires_at.is_some() {
+            changed.push("expires_at");
+        }
+        if patch.allowed_addresses.is_some() {
+            changed.push("allowed_addresses");
+        }
+        if patch.token_lifetime_seconds.is_some() {
+            changed.push("token_lifetime_seconds");
+        }
         let updated = diesel::update(keypairs::table.find(client_id.as_str()))
             .set((
                 patch.enabled.map(|v| keypairs::enabled.eq(v)),
@@ -433,6 +564,14 @@ impl Keypair {
                     .as_ref()
                     .map(|s| keypairs::scopes.eq(s.to_space_separated())),
                 comment.map(|v| keypairs::comment.eq(v)),
+                expires_at.map(|e| keypairs::expires_at.eq(e.map(to_micros))),
+                patch
+                    .allowed_addresses
+                    .as_ref()
+                    .map(|a| keypairs::allowed_addresses.eq(a.to_db())),
+                patch
+                    .token_lifetime_seconds
+                    .map(|l| keypairs::token_lifetime_seconds.eq(l.map(i64::from))),
                 keypairs::updated_at.eq(to_micros(now)),
             ))
             .execute(&mut **tx)?;
@@ -440,12 +579,23 @@ impl Keypair {
             return Err(StoreError::NotFound("keypair"));
         }
         // Token status: removing a scope invalidates the tokens issued so far (they
-        // carry it); disabling suspends them, enabling makes suspended ones good again.
+        // carry it), and so does an expiry that cuts them short; disabling suspends
+        // them, enabling makes suspended ones good again.
         let old_scopes = ScopeSet::parse_space_separated(&current.scopes).unwrap_or_default();
-        if let Some(new_scopes) = &patch.scopes {
-            if old_scopes.iter().any(|s| !new_scopes.contains(s.as_str())) {
-                Generation::invalidate(tx, client_id, now)?;
-            }
+        let scope_removed = patch
+            .scopes
+            .as_ref()
+            .is_some_and(|new_scopes| old_scopes.iter().any(|s| !new_scopes.contains(s.as_str())));
+        let cuts_tokens_short = expires_at.is_some_and(|new| {
+            cuts_tokens_short(
+                current.expires_at.map(from_micros),
+                new,
+                patch.longest_token_lifetime,
+                now,
+            )
+        });
+        if scope_removed || cuts_tokens_short {
+            Generation::invalidate(tx, client_id, now)?;
         }
         if let Some(enabled) = patch.enabled {
             Generation::set_suspended(tx, client_id, !enabled)?;
@@ -552,15 +702,23 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(ClientId, ClientSecret)>> {
         template.check_administrable()?;
+        let expires_at = check_expiry(template.expires_at, now)?;
         let comment = validate::comment(&template.comment)?;
         let mut out = Vec::with_capacity(count);
         let mut remaining = count;
         while remaining > 0 {
             let n = remaining.min(1000);
             remaining -= n;
-            let (rows, secrets): (Vec<_>, Vec<_>) =
-                (0..n).map(|_| template.row(&comment, now)).unzip();
-            self.write(|tx| template.insert_batch(tx, actor, &rows, now))?;
+            let mut rows = Vec::with_capacity(n);
+            let mut secret_rows = Vec::with_capacity(n);
+            let mut secrets = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (row, secret_row, secret) = template.row(&comment, expires_at, now);
+                rows.push(row);
+                secret_rows.push(secret_row);
+                secrets.push(secret);
+            }
+            self.write(|tx| template.insert_batch(tx, actor, &rows, &secret_rows, now))?;
             out.extend(
                 rows.into_iter()
                     .map(|r| ClientId::from_db(r.client_id))

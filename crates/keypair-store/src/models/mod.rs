@@ -1,4 +1,5 @@
 pub mod account;
 pub mod keypair;
+pub mod secrets;
 pub mod signing_key;
 pub mod status;

@@ -54,7 +54,7 @@ fn truth(writer: &Store, id: &ClientId) -> Option<ScopeSet> {
 
 fn seen(reader: &Store, id: &ClientId, secret: &ClientSecret) -> Option<ScopeSet> {
     match reader
-        .authenticate(id.as_str(), secret, t0())
+        .authenticate(id.as_str(), secret, LOCAL, t0())
         .expect("authenticate")
     {
         ClientAuth::Authenticated(k) => Some(k.scopes.clone()),

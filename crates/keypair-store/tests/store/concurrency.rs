@@ -169,7 +169,7 @@ fn corrupt_rows_are_reported_as_corrupt(db: &TestDb) {
         Backend::Postgres => "'\\x010203'::bytea",
     };
     db.execute_sql(&format!(
-        "UPDATE keypairs SET secret_digest = {three_bytes} WHERE client_id = '{}'",
+        "UPDATE keypair_secrets SET digest = {three_bytes} WHERE client_id = '{}'",
         bad_digest.client_id
     ));
     let before = db.dump_all_columns();
@@ -183,7 +183,7 @@ fn corrupt_rows_are_reported_as_corrupt(db: &TestDb) {
         s.list_keypairs(&Owner::Account(acct.id.clone()), &PageRequest::first()),
         Err(StoreError::Corrupt(_))
     ));
-    match s.authenticate(bad_digest.client_id.as_str(), &secret, t0()) {
+    match s.authenticate(bad_digest.client_id.as_str(), &secret, LOCAL, t0()) {
         Err(StoreError::Corrupt(why)) => assert!(!why.contains(secret.expose())),
         other => panic!("a corrupt digest must be Corrupt, not {other:?}"),
     }

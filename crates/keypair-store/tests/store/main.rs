@@ -8,6 +8,9 @@ use keypair_store::{
 };
 use time::{Duration, OffsetDateTime};
 
+/// An address outside any allowlist test: keypairs without one accept it.
+pub(crate) const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 pub(crate) fn t0() -> OffsetDateTime {
     time::macros::datetime!(2026-11-22 12:00 UTC)
 }
@@ -39,6 +42,8 @@ pub(crate) fn new_keypair(owner: Owner, list: &[&str]) -> NewKeypair {
         comment: "ingest worker".into(),
         enabled: true,
         token_lifetime_seconds: None,
+        expires_at: None,
+        allowed_addresses: keypair_store::AddressList::any(),
     }
 }
 
@@ -72,7 +77,7 @@ pub(crate) fn authenticated_at(
 ) -> bool {
     matches!(
         store
-            .authenticate(id.as_str(), secret, now)
+            .authenticate(id.as_str(), secret, LOCAL, now)
             .expect("authenticate"),
         ClientAuth::Authenticated(_)
     )

@@ -74,6 +74,7 @@ fn keypair_lifecycle(db: &TestDb) {
                 enabled: Some(false),
                 scopes: Some(scopes(&["feedback:read", "feedback:write"])),
                 comment: Some("renamed".into()),
+                ..Default::default()
             },
             later,
         )

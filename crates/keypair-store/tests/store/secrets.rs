@@ -25,17 +25,19 @@ fn secret_verification(db: &TestDb) {
         .expect("kp");
 
     match s
-        .authenticate(a.client_id.as_str(), &a_secret, t0())
+        .authenticate(a.client_id.as_str(), &a_secret, LOCAL, t0())
         .expect("auth")
     {
         ClientAuth::Authenticated(kp) => assert_eq!(kp.client_id, a.client_id),
         other => panic!("right secret refused: {other:?}"),
     }
-    let reject =
-        |id: &str, secret: &ClientSecret| match s.authenticate(id, secret, t0()).expect("auth") {
-            ClientAuth::Rejected(r) => r,
-            ClientAuth::Authenticated(_) => panic!("accepted {id}"),
-        };
+    let reject = |id: &str, secret: &ClientSecret| match s
+        .authenticate(id, secret, LOCAL, t0())
+        .expect("auth")
+    {
+        ClientAuth::Rejected(r) => r,
+        ClientAuth::Authenticated(_) => panic!("accepted {id}"),
+    };
     assert_eq!(
         reject(a.client_id.as_str(), &b_secret),
         Rejection::WrongSecret,
@@ -168,7 +170,7 @@ fn cached_keypairs_follow_changes(db: &TestDb) {
     )
     .expect("narrow");
     match s
-        .authenticate(kp.client_id.as_str(), &secret, t0())
+        .authenticate(kp.client_id.as_str(), &secret, LOCAL, t0())
         .expect("auth")
     {
         ClientAuth::Authenticated(k) => assert!(k.scopes.is_empty(), "scope change seen at once"),

@@ -107,6 +107,8 @@ async fn basic_and_post_authentication_get_verifiable_tokens(db: TestDb) {
                     comment: String::new(),
                     enabled: true,
                     token_lifetime_seconds: Some(600),
+                    expires_at: None,
+                    allowed_addresses: keypair_store::AddressList::any(),
                 },
                 f.clock.now(),
             )

@@ -182,6 +182,8 @@ pub(crate) fn new_keypair(
                 comment: "test".into(),
                 enabled: true,
                 token_lifetime_seconds: None,
+                expires_at: None,
+                allowed_addresses: keypair_store::AddressList::any(),
             },
             now,
         )

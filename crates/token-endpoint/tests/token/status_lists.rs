@@ -130,6 +130,7 @@ fn patch(enabled: Option<bool>, scopes: Option<&[&str]>) -> KeypairPatch {
         enabled,
         scopes: scopes.map(|s| catalogue().validate_for_keypair(s).unwrap()),
         comment: None,
+        ..KeypairPatch::default()
     }
 }
 

@@ -389,4 +389,80 @@ mod tests {
         let mode = std::fs::metadata(&path).expect("db").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    /// A database made before keypairs had several secrets keeps working: the
+    /// lifecycle migration moves each keypair's digest into `keypair_secrets`.
+    fn secrets_survive_the_lifecycle_migration(url: &DatabaseUrl) {
+        use crate::{ClientAuth, ClientSecret, Store};
+        let secret = ClientSecret::generate();
+        let digest = secret.digest();
+        let mut conn = establish(url).expect("connect");
+        let migrate_to_status = |conn: &mut DbConnection| {
+            // Apply migrations one at a time up to (not including) the lifecycle one.
+            for _ in 0..3 {
+                match conn {
+                    DbConnection::Sqlite(c) => c.run_next_migration(SQLITE_MIGRATIONS).map(drop),
+                    DbConnection::Postgres(c) => {
+                        c.run_next_migration(POSTGRES_MIGRATIONS).map(drop)
+                    }
+                }
+                .expect("migration");
+            }
+        };
+        migrate_to_status(&mut conn);
+        let digest_literal = match conn {
+            DbConnection::Sqlite(_) => format!("X'{}'", hex(digest.as_bytes())),
+            DbConnection::Postgres(_) => format!("'\\x{}'::bytea", hex(digest.as_bytes())),
+        };
+        conn.batch_execute(&format!(
+            "INSERT INTO keypairs (client_id, account_id, environment_id, scopes, comment, \
+             enabled, secret_digest, secret_hint, token_lifetime_seconds, created_at, \
+             updated_at, last_used_at) VALUES ('kg_0123456789abcdef0123456789abcdef', NULL, \
+             NULL, 'keygate:operator', 'old', TRUE, {digest_literal}, '{}', NULL, 1, 1, NULL)",
+            secret.hint()
+        ))
+        .expect("insert an old-style keypair");
+        drop(conn);
+        let store = Store::open(url, &PoolSettings::default()).expect("open migrates the rest");
+        let now = time::macros::datetime!(2026-12-03 12:00 UTC);
+        let local = std::net::Ipv4Addr::LOCALHOST.into();
+        let id = "kg_0123456789abcdef0123456789abcdef";
+        match store.authenticate(id, &secret, local, now).expect("auth") {
+            ClientAuth::Authenticated(kp) => {
+                assert_eq!(kp.secrets.len(), 1);
+                assert_eq!(kp.secrets[0].hint, secret.hint());
+                assert_eq!(kp.secrets[0].expires_at, None);
+                assert!(kp.allowed_addresses.is_empty());
+                assert_eq!(kp.expires_at, None);
+            }
+            other => panic!("the migrated secret must still work: {other:?}"),
+        }
+        let wrong = ClientSecret::generate();
+        assert!(matches!(
+            store.authenticate(id, &wrong, local, now).expect("auth"),
+            ClientAuth::Rejected(_)
+        ));
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn secrets_survive_the_lifecycle_migration_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        secrets_survive_the_lifecycle_migration(&DatabaseUrl::Sqlite(dir.path().join("k.db")));
+    }
+
+    #[cfg(feature = "test-helpers")]
+    #[test]
+    fn secrets_survive_the_lifecycle_migration_postgres() {
+        let Ok(admin) = std::env::var("KEYGATE_TEST_POSTGRES_URL") else {
+            eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            return;
+        };
+        let (url, schema) = crate::testing::fresh_postgres_schema(&admin);
+        secrets_survive_the_lifecycle_migration(&DatabaseUrl::parse(&url).expect("url"));
+        crate::testing::drop_postgres_schema(&admin, &schema);
+    }
 }

@@ -759,3 +759,70 @@ impl Store {
         self.write(|tx| Keypair::delete(tx, actor, client_id, now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cuts_tokens_short;
+    use time::macros::datetime;
+    use time::Duration;
+
+    #[test]
+    fn an_earlier_expiry_cuts_tokens_only_within_their_possible_lifetime() {
+        let now = datetime!(2026-12-03 12:00 UTC);
+        let hour = Some(Duration::hours(1));
+        // No expiry before: tokens may live until now + 1 h.
+        assert!(cuts_tokens_short(
+            None,
+            Some(now + Duration::minutes(30)),
+            hour,
+            now
+        ));
+        assert!(!cuts_tokens_short(
+            None,
+            Some(now + Duration::hours(1)),
+            hour,
+            now
+        ));
+        assert!(!cuts_tokens_short(
+            None,
+            Some(now + Duration::days(30)),
+            hour,
+            now
+        ));
+        // Tokens were already capped by the old expiry.
+        let old = Some(now + Duration::minutes(20));
+        assert!(cuts_tokens_short(
+            old,
+            Some(now + Duration::minutes(10)),
+            hour,
+            now
+        ));
+        assert!(!cuts_tokens_short(
+            old,
+            Some(now + Duration::minutes(40)),
+            hour,
+            now
+        ));
+        // Removing the expiry, or moving it later, never cuts.
+        assert!(!cuts_tokens_short(old, None, hour, now));
+        // Unknown lifetime: any earlier expiry counts.
+        assert!(cuts_tokens_short(
+            None,
+            Some(now + Duration::days(30)),
+            None,
+            now
+        ));
+        assert!(cuts_tokens_short(
+            old,
+            Some(now + Duration::minutes(19)),
+            None,
+            now
+        ));
+        assert!(!cuts_tokens_short(
+            old,
+            Some(now + Duration::minutes(21)),
+            None,
+            now
+        ));
+    }
+}

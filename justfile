@@ -20,6 +20,11 @@ bootstrap:
 bench-load *ARGS:
     bash bench/load.sh {{ARGS}}
 
+# CPU instructions per /token request under callgrind (docs/benchmarks.md,
+# "Status claim cost"); e.g. `just bench-instructions --runs 3 500 1500`.
+bench-instructions *ARGS:
+    bash bench/token-instructions.sh {{ARGS}}
+
 # Micro-benchmarks (criterion).
 bench:
     cargo bench --workspace

@@ -12,21 +12,25 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{EncodingKey, Header};
-use token_endpoint::jwt::{self, AccessTokenClaims, Audience, ListUri, StatusClaim, StatusListRef};
+use token_endpoint::jwt::{
+    self, AccessTokenClaims, Audience, Claims, ListUri, StatusClaim, StatusListRef,
+};
 use token_endpoint::{SigningAlgorithm, SigningKey};
 
 fn claims() -> AccessTokenClaims<'static> {
     AccessTokenClaims {
-        iss: "https://keygate.example",
-        sub: "kg_0123456789abcdef0123456789abcdef",
-        client_id: "kg_0123456789abcdef0123456789abcdef",
-        aud: Audience::One("feedback-api".into()),
-        iat: 1_795_000_000,
-        exp: 1_795_003_600,
-        jti: "3q2-7wABAgMEBQYHCAkKCw",
-        scope: "feedback:read feedback:write",
-        acct: Some("acct_0123456789abcdef0123456789abcdef"),
-        env: Some("env_0123456789abcdef0123456789abcdef"),
+        claims: Claims {
+            iss: "https://keygate.example",
+            sub: "kg_0123456789abcdef0123456789abcdef",
+            client_id: "kg_0123456789abcdef0123456789abcdef",
+            aud: Audience::One("feedback-api".into()),
+            iat: 1_795_000_000,
+            exp: 1_795_003_600,
+            jti: "3q2-7wABAgMEBQYHCAkKCw",
+            scope: "feedback:read feedback:write",
+            acct: Some("acct_0123456789abcdef0123456789abcdef"),
+            env: Some("env_0123456789abcdef0123456789abcdef"),
+        },
         status: StatusClaim {
             status_list: StatusListRef {
                 idx: 734_112,

@@ -31,7 +31,7 @@ use oxide_auth::primitives::registrar::{BoundClient, ClientUrl, RegistrarError};
 use time::OffsetDateTime;
 
 use crate::error::TokenError;
-use crate::jwt::{self, AccessTokenClaims, Audience, ListUri, StatusClaim, StatusListRef};
+use crate::jwt::{self, AccessTokenClaims, Audience, Claims, ListUri, StatusClaim, StatusListRef};
 use crate::policy::{self, Decision};
 use crate::request::TokenRequest;
 use crate::{AccessToken, TokenService};
@@ -350,16 +350,18 @@ fn sign_for(state: &GrantState<'_>) -> Result<AccessToken, TokenError> {
         }
     };
     let claims = AccessTokenClaims {
-        iss: &settings.issuer,
-        sub: keypair.client_id.as_str(),
-        client_id: keypair.client_id.as_str(),
-        aud: Audience::from_list(decision.audiences.clone()),
-        iat,
-        exp: iat + i64::from(lifetime),
-        jti: &jti,
-        scope: &scope,
-        acct: keypair.owner.account_id().map(|a| a.as_str()),
-        env: keypair.owner.environment_id().map(|e| e.as_str()),
+        claims: Claims {
+            iss: &settings.issuer,
+            sub: keypair.client_id.as_str(),
+            client_id: keypair.client_id.as_str(),
+            aud: Audience::from_list(decision.audiences.clone()),
+            iat,
+            exp: iat + i64::from(lifetime),
+            jti: &jti,
+            scope: &scope,
+            acct: keypair.owner.account_id().map(|a| a.as_str()),
+            env: keypair.owner.environment_id().map(|e| e.as_str()),
+        },
         status: StatusClaim {
             status_list: StatusListRef {
                 idx: generation.idx,

@@ -164,6 +164,14 @@ impl SigningKey {
         &self.status_list_header_b64
     }
 
+    /// The length of [`SigningKey::sign`]'s signatures in bytes.
+    pub fn signature_len(&self) -> usize {
+        match &self.pair {
+            Pair::Ed(_) | Pair::Ec(_) => 64,
+            Pair::Rsa(k) => k.public_modulus_len(),
+        }
+    }
+
     /// Signs `message` (the JWS signing input).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let failed = |_| CryptoError::new("signing failed");
@@ -249,7 +257,7 @@ mod tests {
             assert_eq!(key.kid(), again.kid(), "kid is a stable thumbprint");
             assert_eq!(key.kid().len(), 43);
             let sig = key.sign(b"message").unwrap();
-            assert!(!sig.is_empty());
+            assert_eq!(sig.len(), key.signature_len());
             let jwk = key.public_jwk();
             assert_eq!(jwk["alg"], alg.as_str());
             assert_eq!(jwk["use"], "sig");

@@ -9,6 +9,9 @@ use actix_web::{FromRequest, HttpRequest};
 use keypair_store::PageRequest;
 use request_body::BodyError;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::AdminError;
 
@@ -106,6 +109,33 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
     Ok(value)
 }
 
+/// A time in a body, given as an RFC 3339 string (`2027-01-31T12:00:00Z`); anything
+/// else is refused while parsing, so the 400 names the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339Time(pub OffsetDateTime);
+
+impl<'de> Deserialize<'de> for Rfc3339Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        OffsetDateTime::parse(&s, &Rfc3339)
+            .map(Rfc3339Time)
+            .map_err(|_| {
+                serde::de::Error::custom("must be an RFC 3339 time such as 2027-01-31T12:00:00Z")
+            })
+    }
+}
+
+/// For `Option<Option<T>>` fields with `#[serde(default, deserialize_with =
+/// "nullable")]`: an absent field stays `None` (leave it as it is), `null` is
+/// `Some(None)` (clear it), a value is `Some(Some(v))`.
+pub fn nullable<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// `?limit=&cursor=` of list routes.
 pub fn page_request(query: &str) -> Result<PageRequest, AdminError> {
     let mut limit = None;
@@ -170,6 +200,36 @@ mod tests {
         assert_eq!(field_of(r#"{"name": "a"} this is not JSON"#), "body");
         assert_eq!(field_of(r#"{"name": "a"} 1"#), "body");
         assert_eq!(field_of(r#"{"name": "a"}}"#), "body");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        #[serde(default, deserialize_with = "nullable")]
+        at: Option<Option<Rfc3339Time>>,
+    }
+
+    #[test]
+    fn nullable_tells_absent_from_null() {
+        let at = |body: &str| parse_json::<Patch>(body.as_bytes()).map(|p| p.at);
+        assert_eq!(at("{}").ok(), Some(None));
+        assert_eq!(at(r#"{"at": null}"#).ok(), Some(Some(None)));
+        let t = at(r#"{"at": "2027-01-31T12:00:00+01:00"}"#).ok();
+        assert_eq!(
+            t.flatten().flatten().map(|t| t.0.unix_timestamp()),
+            Some(1_801_393_200)
+        );
+        for bad in [
+            r#"{"at": "2027-01-31"}"#,
+            r#"{"at": "tomorrow"}"#,
+            r#"{"at": 1801393200}"#,
+            r#"{"at": "2027-01-31T12:00:00"}"#,
+        ] {
+            match at(bad) {
+                Err(AdminError::BadRequest { field, .. }) => assert_eq!(field, "at", "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

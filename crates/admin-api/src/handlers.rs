@@ -7,9 +7,9 @@ use keypair_store::{AccountId, ClientId, EnvironmentId};
 
 use crate::auth::Caller;
 use crate::body::{page_request, JsonBody, OptionalJsonBody};
-use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput, RevokeTokensInput};
+use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput, RevokeTokensInput, RotationInput};
 use crate::views::{
-    AccountView, AuditView, CreatedKeypair, EnvironmentView, KeypairView, ListView,
+    AccountView, AuditView, CreatedKeypair, EnvironmentView, KeypairView, ListView, RotatedSecret,
 };
 use crate::{AdminApi, AdminError};
 
@@ -110,7 +110,7 @@ pub async fn create_account_keypair(
         a.create_account_keypair(&caller.0, &id, body.0, now)
     })
     .await?;
-    Ok(created_keypair(&kp, &secret))
+    Ok(created_keypair(&kp, &secret, now))
 }
 
 pub async fn create_environment_keypair(
@@ -125,17 +125,22 @@ pub async fn create_environment_keypair(
         a.create_environment_keypair(&caller.0, &id, body.0, now)
     })
     .await?;
-    Ok(created_keypair(&kp, &secret))
+    Ok(created_keypair(&kp, &secret, now))
 }
 
-/// The one response that carries a secret: never cached.
+/// A response that carries a secret: never cached.
+fn with_secret(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
 fn created_keypair(
     kp: &keypair_store::Keypair,
     secret: &keypair_store::ClientSecret,
+    now: time::OffsetDateTime,
 ) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CreatedKeypair::new(kp, secret))
+    with_secret(CreatedKeypair::new(kp, secret, now))
 }
 
 pub async fn list_account_keypairs(
@@ -146,8 +151,9 @@ pub async fn list_account_keypairs(
 ) -> Reply {
     let id = account_id(&path)?;
     let page = page_request(req.query_string())?;
+    let now = api.clock.now();
     let list = run(api, move |a| a.list_account_keypairs(&caller.0, &id, &page)).await?;
-    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::new(k, now))))
 }
 
 pub async fn list_environment_keypairs(
@@ -158,17 +164,19 @@ pub async fn list_environment_keypairs(
 ) -> Reply {
     let id = environment_id(&path)?;
     let page = page_request(req.query_string())?;
+    let now = api.clock.now();
     let list = run(api, move |a| {
         a.list_environment_keypairs(&caller.0, &id, &page)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::from(k))))
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |k| KeypairView::new(k, now))))
 }
 
 pub async fn get_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = client_id(&path)?;
+    let now = api.clock.now();
     let kp = run(api, move |a| a.get_keypair(&caller.0, &id)).await?;
-    Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
+    Ok(HttpResponse::Ok().json(KeypairView::new(&kp, now)))
 }
 
 pub async fn update_keypair(
@@ -180,13 +188,34 @@ pub async fn update_keypair(
     let id = client_id(&path)?;
     let now = api.clock.now();
     let kp = run(api, move |a| a.update_keypair(&caller.0, &id, body.0, now)).await?;
-    Ok(HttpResponse::Ok().json(KeypairView::from(&kp)))
+    Ok(HttpResponse::Ok().json(KeypairView::new(&kp, now)))
 }
 
 pub async fn delete_keypair(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
     let id = client_id(&path)?;
     let now = api.clock.now();
     run(api, move |a| a.delete_keypair(&caller.0, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn rotate_secret(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: OptionalJsonBody<RotationInput>,
+) -> Reply {
+    let id = client_id(&path)?;
+    let input = body.0.unwrap_or_default();
+    let now = api.clock.now();
+    let (kp, secret) = run(api, move |a| a.rotate_secret(&caller.0, &id, input, now)).await?;
+    Ok(with_secret(RotatedSecret::new(&kp, &secret, now)))
+}
+
+pub async fn end_secret(caller: Caller, api: Api, path: web::Path<(String, String)>) -> Reply {
+    let (id, hint) = path.into_inner();
+    let id = client_id(&id)?;
+    let now = api.clock.now();
+    run(api, move |a| a.end_secret(&caller.0, &id, &hint, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -83,6 +83,8 @@ admin_routes! {
     get "/admin/v1/keypairs/{client_id}" => handlers::get_keypair;
     patch "/admin/v1/keypairs/{client_id}" => handlers::update_keypair;
     delete "/admin/v1/keypairs/{client_id}" => handlers::delete_keypair;
+    post "/admin/v1/keypairs/{client_id}/secrets" => handlers::rotate_secret;
+    delete "/admin/v1/keypairs/{client_id}/secrets/{secret_hint}" => handlers::end_secret;
     post "/admin/v1/keypairs/{client_id}/revoke-tokens" => handlers::revoke_tokens;
     get "/admin/v1/accounts/{account_id}/audit" => handlers::list_audit;
 }

@@ -2,13 +2,15 @@
 //! call. No HTTP types; `now` is a parameter.
 
 use keypair_store::{
-    Account, AccountId, AuditRecord, ClientId, ClientSecret, Environment, EnvironmentId, Keypair,
-    KeypairPatch, NewKeypair, Owner, Page, PageRequest, ScopeSet, INTROSPECT_SCOPE,
+    Account, AccountId, AddressList, AuditRecord, ClientId, ClientSecret, Environment,
+    EnvironmentId, Keypair, KeypairPatch, NewKeypair, Owner, Page, PageRequest, Rotation, ScopeSet,
+    INTROSPECT_SCOPE, MAX_OVERLAP_SECONDS,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::access::Reach;
+use crate::body::{nullable, Rfc3339Time};
 use crate::principal::Principal;
 use crate::{AdminApi, AdminError};
 
@@ -39,6 +41,13 @@ pub struct NewKeypairInput {
     /// Token lifetime for this keypair, 1 to `token.max_lifetime_seconds`.
     #[serde(default)]
     pub token_lifetime_seconds: Option<u32>,
+    /// When it stops getting tokens (RFC 3339; absent or null: never). Must lie ahead.
+    #[serde(default)]
+    pub expires_at: Option<Rfc3339Time>,
+    /// Where it may be used from: IPv4 or IPv6 addresses or CIDRs, at most
+    /// [`keypair_store::MAX_ALLOWED_ADDRESSES`] (default empty: anywhere).
+    #[serde(default)]
+    pub allowed_addresses: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -64,6 +73,51 @@ pub struct KeypairPatchInput {
     /// New comment.
     #[serde(default)]
     pub comment: Option<String>,
+    /// New expiry (RFC 3339, must lie ahead); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub expires_at: Option<Option<Rfc3339Time>>,
+    /// New address allowlist (`[]`: anywhere).
+    #[serde(default)]
+    pub allowed_addresses: Option<Vec<String>>,
+    /// New token lifetime, 1 to `token.max_lifetime_seconds`; `null` returns to the
+    /// global `token.lifetime_seconds`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub token_lifetime_seconds: Option<Option<u32>>,
+}
+
+/// `POST /keypairs/{client_id}/secrets`: a rotation. The body may be absent only to be
+/// told that `previous_secret_expires_in_seconds` is required.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationInput {
+    /// How long the secrets live now keep working: 0 to [`MAX_OVERLAP_SECONDS`]
+    /// (required; `Option` only so that a missing value is a 400 naming it).
+    #[serde(default)]
+    pub previous_secret_expires_in_seconds: Option<u32>,
+    /// With two secrets live, end the oldest instead of answering 409.
+    #[serde(default)]
+    pub end_oldest: bool,
+}
+
+impl RotationInput {
+    fn rotation(&self) -> Result<Rotation, AdminError> {
+        match self.previous_secret_expires_in_seconds {
+            Some(n) if n <= MAX_OVERLAP_SECONDS => Ok(Rotation {
+                previous_secret_expires_in_seconds: n,
+                end_oldest: self.end_oldest,
+            }),
+            _ => Err(AdminError::bad(
+                "previous_secret_expires_in_seconds",
+                format!("required: a whole number of seconds from 0 to {MAX_OVERLAP_SECONDS}"),
+            )),
+        }
+    }
+}
+
+/// An allowlist from a body, the 400 naming the list or the entry at fault.
+fn addresses(entries: &[String]) -> Result<AddressList, AdminError> {
+    AddressList::parse(entries)
+        .map_err(|e| AdminError::bad(e.path("allowed_addresses"), e.to_string()))
 }
 
 /// 404 for what the caller cannot see, 403 for what it sees but may not change.
@@ -96,28 +150,31 @@ impl AdminApi {
         Ok(scopes)
     }
 
+    /// A per-keypair token lifetime: 1 to `token.max_lifetime_seconds`.
+    fn token_lifetime(&self, seconds: Option<u32>) -> Result<Option<u32>, AdminError> {
+        match seconds {
+            Some(l) if l == 0 || l > self.max_token_lifetime_seconds => Err(AdminError::bad(
+                "token_lifetime_seconds",
+                format!("must be between 1 and {}", self.max_token_lifetime_seconds),
+            )),
+            other => Ok(other),
+        }
+    }
+
     fn new_keypair(
         &self,
         caller: &Principal,
         owner: Owner,
         input: NewKeypairInput,
     ) -> Result<NewKeypair, AdminError> {
-        if let Some(l) = input.token_lifetime_seconds {
-            if l == 0 || l > self.max_token_lifetime_seconds {
-                return Err(AdminError::bad(
-                    "token_lifetime_seconds",
-                    format!("must be between 1 and {}", self.max_token_lifetime_seconds),
-                ));
-            }
-        }
         Ok(NewKeypair {
             owner,
             scopes: self.scopes(caller, &input.scopes)?,
             comment: input.comment,
             enabled: input.enabled,
-            token_lifetime_seconds: input.token_lifetime_seconds,
-            expires_at: None,
-            allowed_addresses: keypair_store::AddressList::any(),
+            token_lifetime_seconds: self.token_lifetime(input.token_lifetime_seconds)?,
+            expires_at: input.expires_at.map(|t| t.0),
+            allowed_addresses: addresses(&input.allowed_addresses)?,
         })
     }
 
@@ -294,7 +351,8 @@ impl AdminApi {
         self.visible_keypair(caller, id, Reach::Read)
     }
 
-    /// `PATCH /keypairs/{client_id}`: effective at `/token` on the next request.
+    /// `PATCH /keypairs/{client_id}`: effective at `/token` on the next request. All
+    /// fields of one body apply together or not at all.
     pub fn update_keypair(
         &self,
         caller: &Principal,
@@ -311,9 +369,53 @@ impl AdminApi {
                 .map(|s| self.scopes(caller, s))
                 .transpose()?,
             comment: input.comment,
-            ..KeypairPatch::default()
+            expires_at: input.expires_at.map(|e| e.map(|t| t.0)),
+            allowed_addresses: input
+                .allowed_addresses
+                .as_deref()
+                .map(addresses)
+                .transpose()?,
+            token_lifetime_seconds: input
+                .token_lifetime_seconds
+                .map(|l| self.token_lifetime(l))
+                .transpose()?,
+            // Tokens issued so far live at most this long: an earlier `expires_at`
+            // invalidates them only when it cuts into that span.
+            longest_token_lifetime: Some(time::Duration::seconds(i64::from(
+                self.max_token_lifetime_seconds,
+            ))),
         };
         Ok(self.store.update_keypair(caller.actor(), id, patch, now)?)
+    }
+
+    /// `POST /keypairs/{client_id}/secrets`: a new secret, returned this once; the
+    /// secrets live so far keep working for the overlap asked for. The same reach as
+    /// changing the keypair.
+    pub fn rotate_secret(
+        &self,
+        caller: &Principal,
+        id: &ClientId,
+        input: RotationInput,
+        now: OffsetDateTime,
+    ) -> Result<(Keypair, ClientSecret), AdminError> {
+        self.visible_keypair(caller, id, Reach::Manage)?;
+        let rotation = input.rotation()?;
+        Ok(self
+            .store
+            .rotate_secret(caller.actor(), id, rotation, now)?)
+    }
+
+    /// `DELETE /keypairs/{client_id}/secrets/{secret_hint}`: that secret ends now (and
+    /// with it the tokens issued so far). Never the only live one.
+    pub fn end_secret(
+        &self,
+        caller: &Principal,
+        id: &ClientId,
+        hint: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        self.visible_keypair(caller, id, Reach::Manage)?;
+        Ok(self.store.end_secret(caller.actor(), id, hint, now)?)
     }
 
     /// `DELETE /keypairs/{client_id}`.

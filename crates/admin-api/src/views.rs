@@ -1,7 +1,7 @@
 //! JSON shapes of admin responses. No view has a field for a secret digest; only
-//! [`CreatedKeypair`] carries the plaintext secret, once.
+//! [`CreatedKeypair`] and [`RotatedSecret`] carry a plaintext secret, once.
 
-use keypair_store::{Account, AuditRecord, Environment, Keypair, Owner, Page};
+use keypair_store::{Account, AuditRecord, ClientSecret, Environment, Keypair, Owner, Page};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -57,6 +57,25 @@ pub struct OwnerView {
     environment_id: Option<String>,
 }
 
+/// One live secret of a keypair: its hint and times, never the secret.
+#[derive(Debug, Serialize)]
+pub struct SecretView {
+    hint: String,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
+/// The secrets of `k` that work at `now`, newest first.
+fn live_secrets(k: &Keypair, now: OffsetDateTime) -> Vec<SecretView> {
+    k.live_secrets(now)
+        .map(|s| SecretView {
+            hint: s.hint.clone(),
+            created_at: ts(s.created_at),
+            expires_at: s.expires_at.map(ts),
+        })
+        .collect()
+}
+
 /// A keypair, never with its secret.
 #[derive(Debug, Serialize)]
 pub struct KeypairView {
@@ -66,14 +85,18 @@ pub struct KeypairView {
     comment: String,
     enabled: bool,
     secret_hint: String,
+    secrets: Vec<SecretView>,
+    expires_at: Option<String>,
+    allowed_addresses: Vec<String>,
     token_lifetime_seconds: Option<u32>,
     created_at: String,
     updated_at: String,
     last_used_at: Option<String>,
 }
 
-impl From<&Keypair> for KeypairView {
-    fn from(k: &Keypair) -> Self {
+impl KeypairView {
+    /// The view of `k` at `now`: `secrets` lists the ones still live then.
+    pub fn new(k: &Keypair, now: OffsetDateTime) -> Self {
         KeypairView {
             client_id: k.client_id.to_string(),
             owner: match &k.owner {
@@ -94,6 +117,9 @@ impl From<&Keypair> for KeypairView {
             comment: k.comment.clone(),
             enabled: k.enabled,
             secret_hint: k.secret_hint.clone(),
+            secrets: live_secrets(k, now),
+            expires_at: k.expires_at.map(ts),
+            allowed_addresses: k.allowed_addresses.entries().collect(),
             token_lifetime_seconds: k.token_lifetime_seconds,
             created_at: ts(k.created_at),
             updated_at: ts(k.updated_at),
@@ -120,11 +146,41 @@ impl std::fmt::Debug for CreatedKeypair {
 }
 
 impl CreatedKeypair {
-    /// The view of a keypair just created, with its secret.
-    pub fn new(keypair: &Keypair, secret: &keypair_store::ClientSecret) -> Self {
+    /// The view of a keypair just created at `now`, with its secret.
+    pub fn new(keypair: &Keypair, secret: &ClientSecret, now: OffsetDateTime) -> Self {
         CreatedKeypair {
-            keypair: keypair.into(),
+            keypair: KeypairView::new(keypair, now),
             client_secret: secret.expose().to_owned(),
+        }
+    }
+}
+
+/// The answer to a rotation: the new secret, shown this once, its hint, and the
+/// keypair's live secrets (the new one first).
+#[derive(Serialize)]
+pub struct RotatedSecret {
+    client_secret: String,
+    secret_hint: String,
+    secrets: Vec<SecretView>,
+}
+
+impl std::fmt::Debug for RotatedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedSecret")
+            .field("client_secret", &"***")
+            .field("secret_hint", &self.secret_hint)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+impl RotatedSecret {
+    /// The view of a rotation done at `now`.
+    pub fn new(keypair: &Keypair, secret: &ClientSecret, now: OffsetDateTime) -> Self {
+        RotatedSecret {
+            client_secret: secret.expose().to_owned(),
+            secret_hint: secret.hint(),
+            secrets: live_secrets(keypair, now),
         }
     }
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use admin_api::body::{page_request, parse_json};
-use admin_api::ops::{KeypairPatchInput, NameInput, NewKeypairInput};
+use admin_api::ops::{KeypairPatchInput, NameInput, NewKeypairInput, RotationInput};
 use admin_api::AdminError;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -26,6 +26,10 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("comment".to_owned()),
                     Just("enabled".to_owned()),
                     Just("token_lifetime_seconds".to_owned()),
+                    Just("expires_at".to_owned()),
+                    Just("allowed_addresses".to_owned()),
+                    Just("previous_secret_expires_in_seconds".to_owned()),
+                    Just("end_oldest".to_owned()),
                     "[a-z_]{0,12}"
                 ],
                 inner,
@@ -51,6 +55,7 @@ proptest! {
         prop_assert!(names_a_field(parse_json::<NewKeypairInput>(&bytes)));
         prop_assert!(names_a_field(parse_json::<KeypairPatchInput>(&bytes)));
         prop_assert!(names_a_field(parse_json::<NameInput>(&bytes)));
+        prop_assert!(names_a_field(parse_json::<RotationInput>(&bytes)));
     }
 
     #[test]

@@ -98,10 +98,31 @@ pub struct Keypair {
     pub comment: String,
     pub enabled: bool,
     pub secret_hint: String,
+    pub secrets: Vec<Secret>,
+    pub expires_at: Option<String>,
+    pub allowed_addresses: Vec<String>,
     pub token_lifetime_seconds: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
     pub last_used_at: Option<String>,
+}
+
+/// One live secret of a keypair, as views list it: never the secret.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    pub hint: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// The answer to a rotation: the new secret, this once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotated {
+    pub client_secret: String,
+    pub secret_hint: String,
+    pub secrets: Vec<Secret>,
 }
 
 /// The answer to creating a keypair: the keypair and, this once, its secret.
@@ -197,6 +218,10 @@ pub struct NewKeypair {
     pub enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_lifetime_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_addresses: Option<Vec<String>>,
 }
 
 impl NewKeypair {
@@ -221,6 +246,16 @@ impl NewKeypair {
         self.token_lifetime_seconds = Some(seconds);
         self
     }
+
+    pub fn expires_at(mut self, at: &str) -> NewKeypair {
+        self.expires_at = Some(at.to_owned());
+        self
+    }
+
+    pub fn allowed_addresses(mut self, entries: &[&str]) -> NewKeypair {
+        self.allowed_addresses = Some(entries.iter().map(|s| s.to_string()).collect());
+        self
+    }
 }
 
 /// The body of `PATCH /keypairs/{id}`; fields left `None` are not sent.
@@ -232,6 +267,14 @@ pub struct KeypairChange {
     pub scopes: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// `Some(None)` is sent as `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_addresses: Option<Vec<String>>,
+    /// `Some(None)` is sent as `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_seconds: Option<Option<u32>>,
 }
 
 impl KeypairChange {
@@ -247,6 +290,46 @@ impl KeypairChange {
 
     pub fn comment(mut self, comment: &str) -> KeypairChange {
         self.comment = Some(comment.to_owned());
+        self
+    }
+
+    /// A new expiry, or `None` to remove it.
+    pub fn expires_at(mut self, at: Option<&str>) -> KeypairChange {
+        self.expires_at = Some(at.map(str::to_owned));
+        self
+    }
+
+    pub fn allowed_addresses(mut self, entries: &[&str]) -> KeypairChange {
+        self.allowed_addresses = Some(entries.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// A new lifetime, or `None` for the global one again.
+    pub fn token_lifetime_seconds(mut self, seconds: Option<u32>) -> KeypairChange {
+        self.token_lifetime_seconds = Some(seconds);
+        self
+    }
+}
+
+/// The body of `POST /keypairs/{id}/secrets`.
+#[derive(Debug, Serialize)]
+pub struct RotateSecret {
+    pub previous_secret_expires_in_seconds: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub end_oldest: bool,
+}
+
+impl RotateSecret {
+    /// A rotation that keeps the secrets live now for `seconds`.
+    pub fn overlap(seconds: u32) -> RotateSecret {
+        RotateSecret {
+            previous_secret_expires_in_seconds: seconds,
+            end_oldest: false,
+        }
+    }
+
+    pub fn end_oldest(mut self) -> RotateSecret {
+        self.end_oldest = true;
         self
     }
 }
@@ -472,6 +555,23 @@ where
     pub async fn delete_keypair(&self, id: &str) -> Result<(), ApiError> {
         self.expect("delete", &format!("/admin/v1/keypairs/{id}"), None, 204)
             .await
+    }
+
+    /// `POST /keypairs/{id}/secrets`; the answer must not be cached.
+    pub async fn rotate_secret(&self, id: &str, body: &RotateSecret) -> Result<Rotated, ApiError> {
+        let path = format!("/admin/v1/keypairs/{id}/secrets");
+        let rotated = self.expect("post", &path, Some(to_json(body)), 201).await?;
+        assert_eq!(
+            self.last_header("cache-control").as_deref(),
+            Some("no-store")
+        );
+        Ok(rotated)
+    }
+
+    /// `DELETE /keypairs/{id}/secrets/{hint}`.
+    pub async fn end_secret(&self, id: &str, hint: &str) -> Result<(), ApiError> {
+        let path = format!("/admin/v1/keypairs/{id}/secrets/{hint}");
+        self.expect("delete", &path, None, 204).await
     }
 
     /// `POST /keypairs/{id}/revoke-tokens` without a body.

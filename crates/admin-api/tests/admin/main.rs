@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
+mod lifecycle;
 mod matrix;
 mod scenarios;
 mod status;

@@ -7,7 +7,7 @@ use time::Duration;
 
 use crate::{admin_app, call, keypair, send, Env};
 use keypair_store::testing::TestDb;
-use keypair_store::{Actor, KeypairPatch, Owner};
+use keypair_store::{Actor, KeypairPatch, Owner, Rotation};
 
 keypair_store::on_both_backends_async! {
     authorization_matrix;
@@ -33,7 +33,8 @@ const CALLERS: [&str; 14] = [
 
 /// The objects a path can name; replaced with the fixture's ids.
 /// `{A}` the account, `{A1}` its environment, `{KA1}` a keypair of A1, `{KA}` an
-/// account-owned keypair of A, `{KOP}` the operator's own keypair.
+/// account-owned keypair of A, `{KOP}` the operator's own keypair; `{HKA1}` and `{HKA}`
+/// the hints of the older of those keypairs' two live secrets.
 struct Row {
     method: &'static str,
     pattern: &'static str,
@@ -55,6 +56,10 @@ fn new_keypair() -> Value {
 
 fn patch() -> Value {
     json!({"enabled": false})
+}
+
+fn rotation() -> Value {
+    json!({"previous_secret_expires_in_seconds": 60, "end_oldest": true})
 }
 
 const MATRIX: &[Row] = &[
@@ -214,6 +219,50 @@ const MATRIX: &[Row] = &[
         body: None,
         expect: [404, 404, 404, 404, 404],
     },
+    // Rotating and ending secrets: the reach of changing the keypair. The body ends
+    // the oldest, so the shared fixture's second rotation of a keypair is not a 409.
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets",
+        path: "/admin/v1/keypairs/{KA1}/secrets",
+        body: Some(rotation),
+        expect: [201, 201, 404, 201, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets",
+        path: "/admin/v1/keypairs/{KA}/secrets",
+        body: Some(rotation),
+        expect: [201, 201, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets",
+        path: "/admin/v1/keypairs/{KOP}/secrets",
+        body: Some(rotation),
+        expect: [201, 404, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets",
+        path: "/admin/v1/keypairs/kg_00000000000000000000000000000000/secrets",
+        body: Some(rotation),
+        expect: [404, 404, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets/{secret_hint}",
+        path: "/admin/v1/keypairs/{KA1}/secrets/{HKA1}",
+        body: None,
+        expect: [204, 204, 404, 204, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/keypairs/{client_id}/secrets/{secret_hint}",
+        path: "/admin/v1/keypairs/{KA}/secrets/{HKA}",
+        body: None,
+        expect: [204, 204, 404, 404, 404],
+    },
     Row {
         method: "get",
         pattern: "/admin/v1/accounts/{account_id}/audit",
@@ -333,6 +382,14 @@ fn fixture(db: TestDb) -> Fixture {
     .unwrap();
     s.delete_keypair(&sys, &deleted.client_id, now).unwrap();
     s.revoke_tokens(&sys, &revoked.client_id, now).unwrap();
+    // Two live secrets each for the target keypairs, so one may be ended.
+    for k in [&ka1, &ka] {
+        let overlap = Rotation {
+            previous_secret_expires_in_seconds: 3600,
+            end_oldest: false,
+        };
+        s.rotate_secret(&sys, &k.client_id, overlap, now).unwrap();
+    }
 
     let ids = vec![
         ("{A1}", a1.id.to_string()),
@@ -340,6 +397,8 @@ fn fixture(db: TestDb) -> Fixture {
         ("{KA1}", ka1.client_id.to_string()),
         ("{KA}", ka.client_id.to_string()),
         ("{KOP}", op.client_id.to_string()),
+        ("{HKA1}", ka1.secret_hint.clone()),
+        ("{HKA}", ka.secret_hint.clone()),
     ];
     Fixture { env, ids, tokens }
 }

@@ -11,5 +11,6 @@ mod feedback_api;
 mod hardening;
 mod logging;
 mod outage;
+mod secret_rotation;
 mod status;
 mod tokens;

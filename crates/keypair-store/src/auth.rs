@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConstantTimeEq, ConstantTimeGreater};
 use time::OffsetDateTime;
 
 use crate::cache::{Cached, Verifier};
@@ -67,21 +67,29 @@ impl Rejection {
 /// Compares `presented` with every stored secret in constant time, and always with at
 /// least [`MAX_LIVE_SECRETS`] digests (padded with the dummy), so that the time taken
 /// tells neither which secret matched nor how many a keypair has. A secret that ran
-/// out by `now` is compared like the others and then does not count.
+/// out by `now` is compared like the others and then does not count. Every slot takes
+/// the same steps: a digest comparison and an integer comparison of its expiry with
+/// `now`, both constant-time, with no early exit (a padding slot "expired" at
+/// `i64::MIN`, a secret without expiry at `i64::MAX`).
 fn matches_live_secret(
     verifiers: &[Verifier],
     presented: &SecretDigest,
     now: OffsetDateTime,
 ) -> bool {
+    let now = ordered(to_micros(now));
     let mut matched = Choice::from(0);
     for i in 0..verifiers.len().max(MAX_LIVE_SECRETS) {
-        let (digest, live) = match verifiers.get(i) {
-            Some((digest, expires_at)) => (digest, expires_at.is_none_or(|e| now < e)),
-            None => (SecretDigest::dummy(), false),
-        };
-        matched |= digest.ct_eq(presented) & Choice::from(u8::from(live));
+        let (digest, expires_at) = verifiers
+            .get(i)
+            .map_or((SecretDigest::dummy(), i64::MIN), |(d, e)| (d, *e));
+        matched |= digest.ct_eq(presented) & ordered(expires_at).ct_gt(&now);
     }
     matched.into()
+}
+
+/// An `i64` as a `u64` in the same order (for `subtle`'s unsigned comparisons).
+fn ordered(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
 }
 
 impl Store {
@@ -205,5 +213,50 @@ impl Store {
             .execute(&mut **tx)?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    #[test]
+    fn a_secret_counts_until_its_expiry_and_padding_never() {
+        let a = ClientSecret::generate().digest();
+        let b = ClientSecret::generate().digest();
+        let until = to_micros(T + time::Duration::seconds(60));
+        let both = [(a.clone(), until), (b.clone(), i64::MAX)];
+        let just = time::Duration::microseconds(1);
+        for now in [
+            T - time::Duration::days(365),
+            T,
+            T + time::Duration::seconds(60) - just,
+        ] {
+            assert!(matches_live_secret(&both, &a, now), "{now}");
+            assert!(matches_live_secret(&both, &b, now), "{now}");
+        }
+        for now in [
+            T + time::Duration::seconds(60),
+            T + time::Duration::days(365),
+        ] {
+            assert!(!matches_live_secret(&both, &a, now), "{now}");
+            assert!(matches_live_secret(&both, &b, now), "{now}");
+        }
+        let other = ClientSecret::generate().digest();
+        assert!(!matches_live_secret(&both, &other, T));
+        // Padding: neither an empty list nor the dummy digest itself ever matches.
+        assert!(!matches_live_secret(&[], SecretDigest::dummy(), T));
+        assert!(!matches_live_secret(&both[1..], SecretDigest::dummy(), T));
+        // Expiries before 1970 and the extremes keep their order.
+        let early = to_micros(T - time::Duration::seconds(1));
+        assert!(!matches_live_secret(&[(a.clone(), early)], &a, T));
+        assert!(matches_live_secret(
+            &[(a.clone(), early)],
+            &a,
+            T - time::Duration::seconds(2)
+        ));
+        assert!(!matches_live_secret(&[(a.clone(), i64::MIN)], &a, T));
     }
 }

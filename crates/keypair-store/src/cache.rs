@@ -22,8 +22,10 @@ use crate::models::keypair::Keypair;
 use crate::secret::SecretDigest;
 use crate::tx::Change;
 
-/// A secret's digest and when it stops working (`None`: never).
-pub(crate) type Verifier = (SecretDigest, Option<OffsetDateTime>);
+/// A secret's digest and when it stops working, in Unix microseconds (`i64::MAX`:
+/// never). An integer rather than an `Option<OffsetDateTime>`, so that checking it
+/// takes the same steps whether the secret has an expiry or not (`crate::auth`).
+pub(crate) type Verifier = (SecretDigest, i64);
 
 /// A cached keypair with what authentication needs.
 #[derive(Debug)]
@@ -176,7 +178,7 @@ mod tests {
             last_used_at: None,
             generation: None,
         };
-        (kp, vec![(ClientSecret::generate().digest(), None)])
+        (kp, vec![(ClientSecret::generate().digest(), i64::MAX)])
     }
 
     #[test]

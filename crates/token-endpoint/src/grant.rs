@@ -259,7 +259,12 @@ impl Registrar for StoreRegistrar<'_> {
                 Ok(())
             }
             Ok(ClientAuth::Rejected(reason)) => {
-                tracing::info!(client_id = %crate::clip(client_id), reason = reason.as_str(), "client authentication failed");
+                tracing::info!(
+                    client_id = %crate::clip(client_id),
+                    address = %state.request.credentials.address,
+                    reason = reason.as_str(),
+                    "client authentication failed"
+                );
                 state.fail(TokenError::InvalidClient);
                 Err(RegistrarError::Unspecified)
             }

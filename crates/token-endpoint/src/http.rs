@@ -162,22 +162,35 @@ async fn blocking<R: Send + 'static>(
         .unwrap_or(Err(TokenError::ServerError))
 }
 
-/// The client's address: the configured trusted proxy header's rightmost entry, or
-/// the TCP peer.
+/// The client's address: the configured trusted proxy header's rightmost entry (over
+/// all its lines), or the TCP peer. Only the rightmost entry is the proxy's own word:
+/// if it is not an address (with or without a port), the peer counts, never an entry
+/// further left, which the client may have written. An IPv4-mapped IPv6 address (`::ffff:192.0.2.7`, as a dual-stack
+/// socket reports an IPv4 peer) is the IPv4 address it is, so the throttle, the
+/// allowlist and the log all see one address for one client.
 fn client_address(req: &HttpRequest, header: Option<&str>) -> IpAddr {
     let peer = req
         .peer_addr()
         .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    let Some(name) = header else {
-        return peer;
+    let address = match header {
+        None => peer,
+        Some(name) => req
+            .headers()
+            .get_all(name)
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|entry| !entry.is_empty())
+            .last()
+            .and_then(|entry| std::str::from_utf8(entry).ok())
+            .and_then(|entry| {
+                entry
+                    .parse::<IpAddr>()
+                    .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+                    .ok()
+            })
+            .unwrap_or(peer),
     };
-    req.headers()
-        .get_all(name)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .last()
-        .unwrap_or(peer)
+    address.to_canonical()
 }
 
 async fn issue(

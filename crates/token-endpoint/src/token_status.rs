@@ -211,7 +211,12 @@ impl TokenService {
         {
             Ok(ClientAuth::Authenticated(keypair)) => Ok(keypair),
             Ok(ClientAuth::Rejected(reason)) => {
-                tracing::info!(reason = reason.as_str(), "client authentication failed");
+                tracing::info!(
+                    client_id = %crate::clip(&creds.client_id),
+                    address = %creds.address,
+                    reason = reason.as_str(),
+                    "client authentication failed"
+                );
                 Err(TokenError::InvalidClient)
             }
             Err(e) => Err(store_error(e)),

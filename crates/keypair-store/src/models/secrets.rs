@@ -118,15 +118,16 @@ impl SecretRow {
         }
     }
 
-    /// The digest and expiry authentication compares against.
-    pub(crate) fn verifier(&self) -> StoreResult<(SecretDigest, Option<OffsetDateTime>)> {
+    /// The digest and expiry authentication compares against (the expiry in Unix
+    /// microseconds, `i64::MAX` for none).
+    pub(crate) fn verifier(&self) -> StoreResult<(SecretDigest, i64)> {
         let digest = SecretDigest::from_db(&self.digest).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "keypair {}: stored secret digest has the wrong length",
                 self.client_id
             ))
         })?;
-        Ok((digest, self.expires_at.map(from_micros)))
+        Ok((digest, self.expires_at.unwrap_or(i64::MAX)))
     }
 
     fn live_at(&self, now: i64) -> bool {

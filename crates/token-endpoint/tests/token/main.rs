@@ -302,6 +302,7 @@ where
 mod errors;
 mod grant;
 mod keys;
+mod lifecycle;
 mod scopes;
 mod status;
 mod status_lists;

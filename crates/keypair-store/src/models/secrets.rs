@@ -254,8 +254,15 @@ impl Keypair {
                 break candidate;
             }
         };
+        // The new secret is the newest, in the order rotations committed: a rotation
+        // that read its `now` before a concurrent one but took the lock after it
+        // still lands after it (`end_oldest` and `secret_hint` follow this order).
+        let mut row = SecretRow::new(client_id.as_str(), &secret, now);
+        if let Some(newest) = live.iter().map(|r| r.created_at).max() {
+            row.created_at = row.created_at.max(newest.saturating_add(1));
+        }
         diesel::insert_into(keypair_secrets::table)
-            .values(SecretRow::new(client_id.as_str(), &secret, now))
+            .values(row)
             .execute(&mut **tx)?;
         set_current_hint(tx, client_id, &secret.hint())?;
         let invalidated = if ended_early || !enabled {

@@ -7,6 +7,50 @@ keypair_store::on_both_backends! {
     no_plaintext_secret_is_stored;
     cached_keypairs_follow_changes;
     concurrent_writes_all_succeed;
+    a_rotation_that_commits_last_holds_the_newest_secret;
+}
+
+/// Two rotations race: the one that read the earlier `now` takes the lock last. Its
+/// secret is still the newest (listed first, the keypair's `secret_hint`), so
+/// `end_oldest` afterwards ends the other rotation's secret, not this one.
+fn a_rotation_that_commits_last_holds_the_newest_secret(db: &TestDb) {
+    use keypair_store::Rotation;
+    let s = &db.store;
+    let acct = s.create_account(&actor(), "Acme", t0()).expect("account");
+    let (kp, _) = s
+        .create_keypair(
+            &actor(),
+            new_keypair(Owner::Account(acct.id.clone()), &["feedback:read"]),
+            t0(),
+        )
+        .expect("keypair");
+    let overlap = Rotation {
+        previous_secret_expires_in_seconds: 3600,
+        end_oldest: false,
+    };
+    let (_, second) = s
+        .rotate_secret(
+            &actor(),
+            &kp.client_id,
+            overlap,
+            t0() + Duration::seconds(20),
+        )
+        .expect("second");
+    let late = Rotation {
+        previous_secret_expires_in_seconds: 3600,
+        end_oldest: true,
+    };
+    let (after, third) = s
+        .rotate_secret(&actor(), &kp.client_id, late, t0() + Duration::seconds(10))
+        .expect("third, with a `now` read before the second's");
+    assert_eq!(after.secret_hint, third.hint());
+    let hints: Vec<&str> = after.secrets.iter().map(|x| x.hint.as_str()).collect();
+    assert_eq!(hints, [third.hint().as_str(), second.hint().as_str()]);
+    let (after, fourth) = s
+        .rotate_secret(&actor(), &kp.client_id, late, t0() + Duration::seconds(30))
+        .expect("fourth ends the oldest");
+    let hints: Vec<&str> = after.secrets.iter().map(|x| x.hint.as_str()).collect();
+    assert_eq!(hints, [fourth.hint().as_str(), third.hint().as_str()]);
 }
 
 fn secret_verification(db: &TestDb) {

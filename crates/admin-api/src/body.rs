@@ -31,9 +31,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let req = req.clone();
         let payload = payload.take();
         Box::pin(async move {
-            if request_body::media_type(&req).as_deref() != Some("application/json") {
-                return Err(AdminError::UnsupportedMediaType);
-            }
+            require_json(&req)?;
             let body = read(&req, payload).await?;
             parse_json(&body).map(JsonBody)
         })
@@ -58,11 +56,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
             if body.is_empty() {
                 return Ok(OptionalJsonBody(None));
             }
-            if request_body::media_type(&req).as_deref() != Some("application/json") {
-                return Err(AdminError::UnsupportedMediaType);
-            }
+            require_json(&req)?;
             parse_json(&body).map(|v| OptionalJsonBody(Some(v)))
         })
+    }
+}
+
+/// 415 unless the body is declared `application/json`.
+fn require_json(req: &HttpRequest) -> Result<(), AdminError> {
+    match request_body::media_type(req).as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(AdminError::UnsupportedMediaType),
     }
 }
 

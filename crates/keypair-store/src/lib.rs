@@ -165,7 +165,9 @@ impl Store {
                     "SELECT count(*) FROM accounts; SELECT count(*) FROM environments; \
                      SELECT count(*) FROM keypairs; SELECT count(*) FROM signing_keys; \
                      SELECT count(*) FROM audit_records; SELECT count(*) FROM status_lists; \
-                     SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version;",
+                     SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version; \
+                     SELECT count(*) FROM users; SELECT count(*) FROM role_bindings; \
+                     SELECT count(*) FROM invitations; SELECT count(*) FROM sessions;",
                 )?;
                 Ok("ok".into())
             }

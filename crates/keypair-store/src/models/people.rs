@@ -503,9 +503,33 @@ impl Invitation {
         acceptor: &Acceptor,
         now: OffsetDateTime,
     ) -> StoreResult<User> {
-        let pending = Invitation::find_pending(tx, code, now)?;
-        let inv = &pending.invitation;
-        let user = match (acceptor, &pending.existing_user) {
+        // Single use: only a still-pending invitation is marked accepted, and this
+        // UPDATE comes first, so a concurrent accept waits for (or fails on) this row
+        // and then finds it used. A refusal below rolls the mark back.
+        let won = diesel::update(
+            invitations::table
+                .filter(invitations::code_digest.eq(code.digest()))
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::withdrawn_at.is_null())
+                .filter(invitations::expires_at.gt(to_micros(now))),
+        )
+        .set(invitations::accepted_at.eq(Some(to_micros(now))))
+        .execute(&mut **tx)?;
+        if won == 0 {
+            return Err(StoreError::NotFound("invitation"));
+        }
+        let row = invitations::table
+            .filter(invitations::code_digest.eq(code.digest()))
+            .select(InvitationRow::as_select())
+            .first(&mut **tx)?;
+        let existing_user = users::table
+            .filter(users::email_key.eq(&row.email_key))
+            .select(users::user_id)
+            .first::<String>(&mut **tx)
+            .optional()?
+            .map(UserId::from_db);
+        let inv = &row.into_invitation()?;
+        let user = match (acceptor, &existing_user) {
             (Acceptor::NewUser { .. }, Some(_)) => {
                 return Err(StoreError::Conflict(
                     "this email already has a user: sign in to accept".into(),
@@ -525,19 +549,6 @@ impl Invitation {
             }
             (Acceptor::NewUser { .. }, None) => None,
         };
-        // Single use: only a still-pending invitation is marked accepted.
-        let won = diesel::update(
-            invitations::table
-                .filter(invitations::invitation_id.eq(inv.id.as_str()))
-                .filter(invitations::accepted_at.is_null())
-                .filter(invitations::withdrawn_at.is_null())
-                .filter(invitations::expires_at.gt(to_micros(now))),
-        )
-        .set(invitations::accepted_at.eq(Some(to_micros(now))))
-        .execute(&mut **tx)?;
-        if won == 0 {
-            return Err(StoreError::NotFound("invitation"));
-        }
         let user = match (user, acceptor) {
             (Some(u), _) => u,
             (None, Acceptor::NewUser { name }) => {

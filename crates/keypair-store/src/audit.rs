@@ -28,16 +28,21 @@ impl Actor {
         Actor::Keypair(client_id.clone())
     }
 
+    /// A change made through the console by the person `user_id`.
+    pub fn user(user_id: &UserId) -> Self {
+        Actor::User(user_id.clone())
+    }
+
     /// A change made by a local command such as `keygate bootstrap`.
     pub fn system(command: &'static str) -> Self {
         Actor::System(command)
     }
 
-    /// The actor as recorded: the client id, the user id, or `system:<command>`.
+    /// The actor as recorded: the client id, `user:<user id>`, or `system:<command>`.
     pub fn recorded(&self) -> String {
         match self {
             Actor::Keypair(id) => id.as_str().to_owned(),
-            Actor::User(id) => id.as_str().to_owned(),
+            Actor::User(id) => format!("user:{id}"),
             Actor::System(command) => format!("system:{command}"),
         }
     }
@@ -57,6 +62,12 @@ pub enum AuditAction {
     KeypairRevokeTokens,
     KeypairSecretRotate,
     KeypairSecretEnd,
+    UserInvite,
+    InvitationAccept,
+    InvitationWithdraw,
+    BindingRemove,
+    UserDisable,
+    UserEnable,
 }
 
 impl AuditAction {
@@ -73,6 +84,12 @@ impl AuditAction {
             AuditAction::KeypairRevokeTokens => "keypair.revoke_tokens",
             AuditAction::KeypairSecretRotate => "keypair.secret_rotate",
             AuditAction::KeypairSecretEnd => "keypair.secret_end",
+            AuditAction::UserInvite => "user.invite",
+            AuditAction::InvitationAccept => "invitation.accept",
+            AuditAction::InvitationWithdraw => "invitation.withdraw",
+            AuditAction::BindingRemove => "binding.remove",
+            AuditAction::UserDisable => "user.disable",
+            AuditAction::UserEnable => "user.enable",
         }
     }
 }

@@ -108,6 +108,11 @@ opaque_id!(
 );
 
 opaque_id!(
+    /// A pending invitation's id, `inv_` + 32 hex digits.
+    InvitationId, "inv_", "invitation_id"
+);
+
+opaque_id!(
     /// A token status list's id, `sl_` + 32 hex digits (the last segment of its URI).
     StatusListId, "sl_", "status_list_id"
 );

@@ -26,9 +26,13 @@ pub use auth::{ClientAuth, Rejection};
 pub use changes::{listener_application_name, ChangeListener};
 pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
-pub use ids::{AccountId, ClientId, EnvironmentId, StatusListId, UserId};
+pub use ids::{AccountId, ClientId, EnvironmentId, InvitationId, StatusListId, UserId};
 pub use models::account::{Account, Environment};
 pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
+pub use models::people::{
+    role_name, Acceptor, Administrator, Invitation, InvitationCode, PendingInvitation, Session,
+    SessionId, User, MAX_EMAIL_CHARS,
+};
 pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{
@@ -161,7 +165,9 @@ impl Store {
                     "SELECT count(*) FROM accounts; SELECT count(*) FROM environments; \
                      SELECT count(*) FROM keypairs; SELECT count(*) FROM signing_keys; \
                      SELECT count(*) FROM audit_records; SELECT count(*) FROM status_lists; \
-                     SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version;",
+                     SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version; \
+                     SELECT count(*) FROM users; SELECT count(*) FROM role_bindings; \
+                     SELECT count(*) FROM invitations; SELECT count(*) FROM sessions;",
                 )?;
                 Ok("ok".into())
             }

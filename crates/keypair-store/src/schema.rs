@@ -96,8 +96,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (user_id) {
+        user_id -> Text,
+        email -> Text,
+        email_key -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        last_sign_in_at -> Nullable<BigInt>,
+        disabled -> Bool,
+    }
+}
+
+diesel::table! {
+    role_bindings (user_id, owner_key) {
+        user_id -> Text,
+        role -> Text,
+        owner_key -> Text,
+        account_id -> Nullable<Text>,
+        environment_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    invitations (invitation_id) {
+        invitation_id -> Text,
+        email -> Text,
+        email_key -> Text,
+        role -> Text,
+        owner_key -> Text,
+        account_id -> Nullable<Text>,
+        environment_id -> Nullable<Text>,
+        code_digest -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        withdrawn_at -> Nullable<BigInt>,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id_digest) {
+        id_digest -> Binary,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
 diesel::joinable!(environments -> accounts (account_id));
 diesel::joinable!(keypair_secrets -> keypairs (client_id));
+diesel::joinable!(role_bindings -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     environments,
@@ -107,5 +159,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_records,
     status_lists,
     status_entries,
-    status_version
+    status_version,
+    users,
+    role_bindings,
+    invitations,
+    sessions
 );

@@ -120,6 +120,22 @@ impl TestDb {
             ("audit_records", "action", false),
             ("audit_records", "target", false),
             ("audit_records", "detail", false),
+            ("users", "user_id", false),
+            ("users", "email", false),
+            ("users", "email_key", false),
+            ("users", "name", false),
+            ("role_bindings", "user_id", false),
+            ("role_bindings", "role", false),
+            ("role_bindings", "owner_key", false),
+            ("invitations", "invitation_id", false),
+            ("invitations", "email", false),
+            ("invitations", "email_key", false),
+            ("invitations", "role", false),
+            ("invitations", "owner_key", false),
+            ("invitations", "code_digest", true),
+            ("invitations", "created_by", false),
+            ("sessions", "id_digest", true),
+            ("sessions", "user_id", false),
         ];
         let mut conn = self.store.conn().expect("connection");
         let mut out = Vec::new();

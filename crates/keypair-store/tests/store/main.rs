@@ -102,6 +102,7 @@ mod change_tracking;
 mod concurrency;
 mod listings;
 mod objects;
+mod people;
 mod secrets;
 mod signing_keys;
 mod status;

@@ -1,0 +1,4 @@
+DROP TABLE sessions;
+DROP TABLE invitations;
+DROP TABLE role_bindings;
+DROP TABLE users;

@@ -10,7 +10,6 @@ mod policy;
 mod request;
 mod signing_key;
 pub mod status_lists;
-mod throttle;
 mod token_status;
 
 use std::sync::Arc;
@@ -23,7 +22,7 @@ pub use policy::{decide, Decision};
 pub use request::{AuthMethod, ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
 pub use signing_key::{CryptoError, SigningAlgorithm, SigningKey};
 pub use status_lists::{Lookup, StatusLists};
-pub use throttle::{RetryAfter, Throttle, ThrottleSettings};
+pub use throttle::{client_address, RetryAfter, Throttle, ThrottleSettings};
 pub use token_status::{ActiveToken, Introspection};
 
 use clock::Clock;

@@ -1,18 +1,18 @@
-//! Throttling of failed client authentication at `/token` (RFC 6749 §10.10, RFC 6819
-//! §5.1.4.2.3).
+//! Throttling of failed authentication (RFC 6749 §10.10, RFC 6819 §5.1.4.2.3): at
+//! `/token` the subject is a client id, at the console's sign-in an email.
 //!
-//! Failures are counted per peer address, per (client id, address) pair and per client
-//! id, in fixed windows. A request is refused with 429 *before* its secret is checked
+//! Failures are counted per address, per (subject, address) pair and per subject, in
+//! fixed windows. A request is refused with 429 *before* its credential is checked
 //! when:
-//! - its address has failed too often (whatever the client id), or
-//! - this client id has failed too often from this address, or
-//! - this client id is under attack (too many failures from anywhere) *and* this
+//! - its address has failed too often (whatever the subject), or
+//! - this subject has failed too often from this address, or
+//! - this subject is under attack (too many failures from anywhere) *and* this
 //!   address has itself failed for it.
 //!
-//! An address that never failed for a client id is never throttled on that client's
-//! account, so an attacker hammering a known client id cannot lock the real client
-//! out: its correct secret from its own address keeps working. Other client ids are
-//! unaffected. Memory is bounded; time is a parameter.
+//! An address that never failed for a subject is never throttled on that subject's
+//! account, so an attacker hammering a known client id or email cannot lock the real
+//! owner out: the right credential from their own address keeps working. Other
+//! subjects are unaffected. Memory is bounded; time is a parameter.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 pub struct ThrottleSettings {
     /// Length of a counting window.
     pub window: Duration,
-    /// Failures from one address (any client id) before it is refused.
+    /// Failures from one address (any subject) before it is refused.
     pub per_address: u32,
-    /// Failures for one client id from one address before that pair is refused.
+    /// Failures for one subject from one address before that pair is refused.
     pub per_client_address: u32,
-    /// Failures for one client id from all addresses before addresses that failed for
-    /// it are refused.
+    /// Failures for one subject from all addresses before addresses that failed for it
+    /// are refused (`u32::MAX`: never).
     pub per_client: u32,
     /// Most tracked keys; beyond it the oldest windows are dropped.
     pub max_tracked: usize,
@@ -95,13 +95,14 @@ impl Throttle {
         }
     }
 
-    /// Whether a request for `client_id` from `address` may proceed at `now`.
-    pub fn check(&self, client_id: &str, address: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    /// Whether a request for `subject` (a client id, an email in lowercase) from
+    /// `address` may proceed at `now`.
+    pub fn check(&self, subject: &str, address: IpAddr, now: Instant) -> Result<(), RetryAfter> {
         let s = &self.settings;
         let Ok(windows) = self.windows.lock() else {
             return Ok(());
         };
-        let client = crate::clip(client_id);
+        let client = crate::clip(subject);
         let (addr_failures, addr_left) =
             Self::count(&windows, &Key::Address(address), s.window, now);
         if addr_failures >= s.per_address {
@@ -120,8 +121,8 @@ impl Throttle {
         Ok(())
     }
 
-    /// Records a failed authentication.
-    pub fn record_failure(&self, client_id: &str, address: IpAddr, now: Instant) {
+    /// Records a failed authentication for `subject` from `address`.
+    pub fn record_failure(&self, subject: &str, address: IpAddr, now: Instant) {
         let Ok(mut windows) = self.windows.lock() else {
             return;
         };
@@ -136,7 +137,7 @@ impl Throttle {
                 windows.retain(|_, w| w.started > cutoff);
             }
         }
-        let client = crate::clip(client_id);
+        let client = crate::clip(subject);
         for key in [
             Key::Address(address),
             Key::Pair(client.clone(), address),

@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
 use admin_api::AdminApi;
 use clock::Clock;
+use console::Console;
 use keypair_store::Store;
 use resource_guard::{FetchError, Guard, JwksProvider};
 use token_endpoint::{Keys, TokenService};
@@ -20,6 +21,7 @@ pub struct Keygate {
     store: web::Data<Store>,
     tokens: web::Data<TokenService>,
     admin: web::Data<AdminApi>,
+    console: web::Data<Console>,
     guard: web::Data<Guard>,
     clock: Clock,
 }
@@ -32,8 +34,9 @@ impl std::fmt::Debug for Keygate {
 }
 
 impl Keygate {
-    /// Wires the token endpoint, and the admin API behind a guard that reads this
-    /// process's keys, from `config`. Every service takes the time from `clock`.
+    /// Wires the token endpoint, the admin API behind a guard that reads this process's
+    /// keys, and the console over the same admin API, from `config`. Every service
+    /// takes the time from `clock`.
     pub fn new(config: &Config, store: Store, keys: Arc<Keys>, clock: Clock) -> Keygate {
         let tokens = TokenService::new(
             store.clone(),
@@ -49,17 +52,25 @@ impl Keygate {
             config.token.max_lifetime_seconds,
             clock.clone(),
         );
+        let admin = web::Data::new(admin);
+        let console = Console::new(
+            store.clone(),
+            admin.clone(),
+            config.console.clone(),
+            clock.clone(),
+        );
         Keygate {
             store: web::Data::new(store),
             tokens: web::Data::new(tokens),
-            admin: web::Data::new(admin),
+            admin,
+            console: web::Data::new(console),
             guard: web::Data::new(admin_guard(config, keys, &clock)),
             clock,
         }
     }
 
-    /// The whole app: `/token` and the other public endpoints, `/admin/v1`, `/healthz`,
-    /// `/readyz`, and a JSON 404 for every other route.
+    /// The whole app: `/token` and the other public endpoints, `/admin/v1`, `/console`,
+    /// `/healthz`, `/readyz`, and a JSON 404 for every other route.
     pub fn app(
         &self,
     ) -> App<
@@ -76,8 +87,10 @@ impl Keygate {
             .app_data(self.tokens.clone())
             .app_data(self.admin.clone())
             .app_data(self.guard.clone())
+            .app_data(self.console.clone())
             .configure(token_endpoint::http::configure)
             .configure(admin_api::configure)
+            .configure(console::configure)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .default_service(web::to(not_found))

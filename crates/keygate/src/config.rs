@@ -5,6 +5,7 @@
 //! section's module holds its raw struct and validates it into its runtime form. No
 //! `Debug` of a config type shows the key-encryption key or a database password.
 
+mod console;
 mod database;
 mod key;
 mod layers;
@@ -71,6 +72,7 @@ struct RawConfig {
     server: server::RawServer,
     throttle: throttle::RawThrottle,
     status: status::RawStatus,
+    console: console::RawConsole,
 }
 
 /// The validated runtime configuration.
@@ -86,6 +88,7 @@ pub struct Config {
     pub signing_algorithm: SigningAlgorithm,
     pub key: KeyEncryption,
     pub server: ServerLimits,
+    pub console: ::console::ConsoleSettings,
 }
 
 impl Config {
@@ -136,6 +139,11 @@ impl RawConfig {
         let server = self.server.validate()?;
         let throttle = self.throttle.validate()?;
         let status = self.status.validate()?;
+        let console = self.console.validate(
+            &issuer,
+            throttle.client_ip_header.clone(),
+            throttle.settings.max_tracked,
+        )?;
         Ok(Config {
             token: token.settings(&issuer, throttle, status),
             signing_algorithm: token.algorithm,
@@ -147,6 +155,7 @@ impl RawConfig {
             catalogue,
             key,
             server,
+            console,
         })
     }
 }

@@ -221,3 +221,53 @@ fn signing_key_settings_and_the_publish_lead() {
         assert!(e.contains("key.publish_lead_seconds"), "{lead}: {e}");
     }
 }
+
+#[test]
+fn console_sessions_and_sign_in_throttle() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.console.session_idle, time::Duration::seconds(1800));
+    assert_eq!(c.console.session_max, time::Duration::seconds(43200));
+    assert_eq!(c.console.issuer, "http://127.0.0.1:8080");
+    assert_eq!(c.console.throttle.per_client_address, 5);
+    assert_eq!(c.console.throttle.per_address, 30);
+    assert_eq!(
+        c.console.throttle.per_client,
+        u32::MAX,
+        "never per email alone"
+    );
+    assert_eq!(
+        c.console.throttle.window,
+        std::time::Duration::from_secs(300)
+    );
+    assert_eq!(c.console.client_ip_header, None);
+    assert_eq!(
+        env_name("console.session_idle_seconds"),
+        "KEYGATE_CONSOLE_SESSION_IDLE_SECONDS"
+    );
+    let c = Config::load(
+        None,
+        env(&[
+            ("KEYGATE_CONSOLE_SESSION_IDLE_SECONDS", "600"),
+            ("KEYGATE_CONSOLE_SESSION_MAX_SECONDS", "3600"),
+            ("KEYGATE_THROTTLE_CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.console.session_idle, time::Duration::seconds(600));
+    assert_eq!(c.console.session_max, time::Duration::seconds(3600));
+    assert_eq!(
+        c.console.client_ip_header.as_deref(),
+        Some("X-Forwarded-For"),
+        "the same client address rule as /token"
+    );
+    for (key, value) in [
+        ("KEYGATE_CONSOLE_SESSION_IDLE_SECONDS", "0"),
+        ("KEYGATE_CONSOLE_SESSION_MAX_SECONDS", "60"),
+        ("KEYGATE_CONSOLE_SIGN_IN_FAILURES_PER_ADDRESS", "0"),
+        ("KEYGATE_CONSOLE_SIGN_IN_WINDOW_SECONDS", "0"),
+    ] {
+        let e = Config::load(None, env(&[(key, value)])).unwrap_err();
+        let name = key.trim_start_matches("KEYGATE_CONSOLE_").to_lowercase();
+        assert!(e.to_string().contains(&name), "{key}: {e}");
+    }
+}

@@ -1,0 +1,100 @@
+//! Every page: a template with a typed context. Templates decide no permissions: what
+//! a page shows was decided by admin-api's operations before it is rendered.
+
+use askama::Template;
+
+/// The signed-in person, for the header's `Sign out` form.
+#[derive(Debug)]
+pub(crate) struct Nav {
+    pub(crate) email: String,
+    pub(crate) csrf_token: String,
+}
+
+/// A link named after its object.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) name: String,
+    pub(crate) href: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "sign_in.html")]
+pub(crate) struct SignInPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    pub(crate) next: String,
+    pub(crate) problem: Option<&'static str>,
+}
+
+/// What the setup page offers.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SetupStep {
+    /// A new person: `New password` and `Set password`.
+    SetPassword,
+    /// The invited person, signed in: `Accept invitation`.
+    Accept,
+    /// The email has a person, not signed in: a link to sign in and come back.
+    SignInFirst,
+    /// Signed in as someone else.
+    OtherPerson,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "setup.html")]
+pub(crate) struct SetupPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    pub(crate) email: String,
+    pub(crate) role: &'static str,
+    pub(crate) owner: String,
+    pub(crate) step: SetupStep,
+    pub(crate) problem: Option<&'static str>,
+}
+
+/// An account on the home page, with the environments listed under it.
+#[derive(Debug)]
+pub(crate) struct AccountEntry {
+    pub(crate) link: Link,
+    pub(crate) environments: Vec<Link>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "home.html")]
+pub(crate) struct HomePage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) accounts: Vec<AccountEntry>,
+    pub(crate) environments: Vec<Link>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) environments: Vec<Link>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "environment.html")]
+pub(crate) struct EnvironmentPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) title: &'static str,
+    pub(crate) message: &'static str,
+}
+
+/// A page's HTML, or the fixed 500 body if the template cannot render (it logs why).
+pub(crate) fn render(page: &impl Template) -> Result<String, crate::error::ConsoleError> {
+    page.render().map_err(|e| {
+        tracing::error!(error = %e, "console template failed to render");
+        crate::error::ConsoleError::Internal
+    })
+}

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::request::{ClientCredentials, RawRequest, TokenRequest, TokenStatusRequest};
 use crate::status_lists::{Lookup, StatusLists};
-use throttle::RetryAfter;
 use crate::{AccessToken, TokenError, TokenService};
+use throttle::RetryAfter;
 
 /// Registers `/token`, `/revoke`, `/introspect`, `/.well-known/jwks.json`,
 /// `/.well-known/oauth-authorization-server`, `/statuslists` and `/statuslists/{id}`.

@@ -1,40 +1,58 @@
-//! TEMPORARY stub until wt-creds is merged.
-use keypair_store::{Acceptor, PendingInvitation, Store, User};
+//! The store's password operations, as the console's handlers use them: every call
+//! runs on the blocking pool (hashing and checking cost an Argon2id computation each).
+
+use keypair_store::{
+    Acceptor, NewCredential, Password, PendingInvitation, SignInError, Store, User,
+};
 use time::OffsetDateTime;
 
 use crate::error::ConsoleError;
 
+/// How a password sign-in went.
 #[derive(Debug)]
 pub(crate) enum Checked {
+    /// The email's person, with this password, not disabled.
     SignedIn(User),
+    /// Refused; the reason code is for the log only.
     Refused(&'static str),
 }
 
+/// Checks `typed` as `email`'s password. A password no rule allows is nobody's: it is
+/// refused as a wrong one.
 pub(crate) fn check_password(
     store: &Store,
     email: &str,
     typed: &str,
-    _now: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<Checked, ConsoleError> {
-    if !password_allowed(typed) {
+    let Ok(password) = Password::new(typed) else {
         return Ok(Checked::Refused("wrong_password"));
-    }
-    match store.get_user_by_email(email) {
-        Ok(u) if !u.disabled => Ok(Checked::SignedIn(u)),
-        _ => Ok(Checked::Refused("unknown_email")),
+    };
+    match store.check_password(email, &password, now) {
+        Ok(user) => Ok(Checked::SignedIn(user)),
+        Err(SignInError::Refused(why)) => Ok(Checked::Refused(why.as_str())),
+        Err(SignInError::Store(e)) => Err(e.into()),
     }
 }
 
+/// Whether `typed` is a password the rules allow (12 to 1024 characters).
 pub(crate) fn password_allowed(typed: &str) -> bool {
-    (12..=1024).contains(&typed.chars().count())
+    Password::new(typed).is_ok()
 }
 
-pub(crate) fn new_person(_store: &Store, _typed: &str) -> Result<Acceptor, ConsoleError> {
+/// The acceptor of a new person setting `typed` as their password: hashes it (503
+/// when hashing stays busy).
+pub(crate) fn new_person(store: &Store, typed: &str) -> Result<Acceptor, ConsoleError> {
+    let password = Password::new(typed).map_err(|_| ConsoleError::BadRequest("password"))?;
+    let hash = store.hash_password(&password)?;
     Ok(Acceptor::NewUser {
         name: String::new(),
+        credential: NewCredential::Password(hash),
     })
 }
 
+/// Whether the invitation's page sets credentials (a new person) or asks its person to
+/// sign in and accept.
 pub(crate) fn sets_credentials(found: &PendingInvitation) -> bool {
-    found.existing_user.is_none()
+    found.sets_credentials
 }

@@ -45,8 +45,7 @@ pub(crate) struct SetupPage {
     pub(crate) nav: Option<Nav>,
     pub(crate) csrf_token: String,
     pub(crate) email: String,
-    pub(crate) role: &'static str,
-    pub(crate) owner: String,
+    pub(crate) summary: String,
     pub(crate) step: SetupStep,
     pub(crate) problem: Option<&'static str>,
 }

@@ -15,6 +15,7 @@ mod server;
 mod status;
 mod throttle;
 mod token;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use key::KeyEncryption;
 pub use layers::{env_name, DEFAULT_TOML};
 pub use log::LogFormat;
 pub use server::ServerLimits;
+pub use users::Users;
 
 /// Why the configuration could not be loaded. Each message names the key or file, and
 /// none repeats a value that may hold a secret.
@@ -73,6 +75,7 @@ struct RawConfig {
     throttle: throttle::RawThrottle,
     status: status::RawStatus,
     console: console::RawConsole,
+    users: users::RawUsers,
 }
 
 /// The validated runtime configuration.
@@ -89,6 +92,8 @@ pub struct Config {
     pub key: KeyEncryption,
     pub server: ServerLimits,
     pub console: ::console::ConsoleSettings,
+    /// `[users]`: setup links and password hashing.
+    pub users: Users,
 }
 
 impl Config {
@@ -131,7 +136,7 @@ impl RawConfig {
             )
         })?;
         let issuer = validate_issuer(&self.issuer).map_err(|r| invalid("issuer", r))?;
-        let (database_url, pool) = self.database.validate()?;
+        let (database_url, mut pool) = self.database.validate()?;
         let log_format = self.log.validate()?;
         let catalogue = self.scopes.validate(&issuer)?;
         let token = self.token.validate()?;
@@ -144,6 +149,8 @@ impl RawConfig {
             throttle.client_ip_header.clone(),
             throttle.settings.max_tracked,
         )?;
+        let users = self.users.validate()?;
+        pool.password_hashing.concurrency = users.password_hash_concurrency;
         Ok(Config {
             token: token.settings(&issuer, throttle, status),
             signing_algorithm: token.algorithm,
@@ -156,6 +163,7 @@ impl RawConfig {
             key,
             server,
             console,
+            users,
         })
     }
 }

@@ -52,34 +52,36 @@ pub(crate) async fn open_link(
     let c = console.clone();
     let lookup = code.clone();
     let found = blocking(move || pending(&c, &lookup)).await?;
-    tracing::info!(invitation_id = %found.invitation.id.as_str(), "setup link opened");
+    tracing::info!(invitation_id = %found.id.as_str(), "setup link opened");
     let mut resp = see_other(&setup_path());
     resp.add_cookie(&Jar::Setup.set(&console.site, code.expose()))
         .map_err(|_| ConsoleError::Internal)?;
     Ok(resp)
 }
 
-/// How the invitation reads on the page: the role, and the object's name.
-fn describe(console: &Console, owner: &Owner) -> Result<(&'static str, String), ConsoleError> {
+/// What the link is for, in a sentence: the role and the object's name, or a reset.
+fn describe(console: &Console, found: &PendingInvitation) -> Result<String, ConsoleError> {
     let named = |r: Result<String, StoreError>| match r {
         Ok(name) => Ok(name),
         Err(StoreError::NotFound(_)) => Err(ConsoleError::InvitationGone),
         Err(e) => Err(ConsoleError::from(e)),
     };
-    Ok(match owner {
-        Owner::Operator => ("an operator", String::new()),
-        Owner::Account(a) => (
-            "an account administrator",
-            named(console.store.get_account(a).map(|a| a.name))?,
+    let email = &found.email;
+    Ok(match &found.grants {
+        None => format!("Choose a new password for {email}."),
+        Some(Owner::Operator) => format!("{email} is invited as an operator."),
+        Some(Owner::Account(a)) => format!(
+            "{email} is invited as an account administrator of {}.",
+            named(console.store.get_account(a).map(|a| a.name))?
         ),
-        Owner::Environment { environment_id, .. } => (
-            "an environment administrator",
+        Some(Owner::Environment { environment_id, .. }) => format!(
+            "{email} is invited as an environment administrator of {}.",
             named(
                 console
                     .store
                     .get_environment(environment_id)
-                    .map(|e| e.name),
-            )?,
+                    .map(|e| e.name)
+            )?
         ),
     })
 }
@@ -106,10 +108,10 @@ async fn setup_page(
     let code = setup_code(req, console)?;
     let me = Console::session(console, req).await?;
     let c = console.clone();
-    let (found, (role, owner)) = blocking(move || {
+    let (found, summary) = blocking(move || {
         let found = pending(&c, &code)?;
-        let described = describe(&c, &found.invitation.owner)?;
-        Ok((found, described))
+        let summary = describe(&c, &found)?;
+        Ok((found, summary))
     })
     .await?;
     let step = step(&found, me.as_ref());
@@ -120,9 +122,8 @@ async fn setup_page(
     let html = render(&SetupPage {
         nav: me.as_ref().map(SignedIn::nav),
         csrf_token,
-        email: found.invitation.email,
-        role,
-        owner,
+        email: found.email,
+        summary,
         step,
         problem,
     })?;

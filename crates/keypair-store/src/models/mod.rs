@@ -1,4 +1,5 @@
 pub mod account;
+pub mod credentials;
 pub mod keypair;
 pub mod people;
 pub mod secrets;

@@ -17,6 +17,7 @@ use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::{random_bytes, AccountId, EnvironmentId, InvitationId, UserId};
 use crate::models::account::{Account, Environment};
+use crate::models::credentials::NewCredential;
 use crate::models::keypair::Owner;
 use crate::schema::{invitations, role_bindings, sessions, users};
 use crate::timestamp::{from_micros, to_micros};
@@ -391,24 +392,46 @@ impl InvitationRow {
     }
 }
 
-/// A pending invitation found by its code.
+/// A setup link that is still pending, found by its code: an invitation, or a reset
+/// link made by `keygate users reset`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingInvitation {
-    /// The invitation.
-    pub invitation: Invitation,
-    /// The person who already has its email, if any: then only that person, signed in,
-    /// can accept it, and no credentials are set through it.
+    /// Its id (`inv_…`).
+    pub id: InvitationId,
+    /// The email it is for, as given.
+    pub email: String,
+    /// After this it cannot be accepted.
+    pub expires_at: OffsetDateTime,
+    /// The binding accepting it grants; `None` for a reset link, which grants none.
+    pub grants: Option<Owner>,
+    /// The person who already has its email, if any. For an invitation, only that
+    /// person, signed in, can accept it; for a reset link, it is the person reset.
     pub existing_user: Option<UserId>,
+    /// Whether accepting it sets credentials ([`Acceptor::NewUser`]): true for an
+    /// invitation to an email with no user yet and for a reset link; false for an
+    /// invitation to an existing person, who signs in and accepts
+    /// ([`Acceptor::SignedIn`]).
+    pub sets_credentials: bool,
+}
+
+impl PendingInvitation {
+    /// The role it grants (`operator`, `account_admin`, `environment_admin`), or
+    /// `reset` for a reset link.
+    pub fn role(&self) -> &'static str {
+        self.grants.as_ref().map_or("reset", role_name)
+    }
 }
 
 /// Who accepts an invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Acceptor {
-    /// A new person setting credentials through the link; refused when the email
-    /// already has a user.
+    /// A person setting credentials through the link: a new person (refused when the
+    /// email already has a user), or the person a reset link is for.
     NewUser {
-        /// Display name (may be empty).
+        /// Display name (may be empty). Ignored for a reset link.
         name: String,
+        /// The credential to set, stored in the same transaction.
+        credential: NewCredential,
     },
     /// A person signed in with their own credentials; refused unless the invitation's
     /// email is theirs.
@@ -485,8 +508,13 @@ impl Invitation {
             .first::<String>(conn)
             .optional()?
             .map(UserId::from_db);
+        let invitation = row.into_invitation()?;
         Ok(PendingInvitation {
-            invitation: row.into_invitation()?,
+            id: invitation.id,
+            email: invitation.email,
+            expires_at: invitation.expires_at,
+            grants: Some(invitation.owner),
+            sets_credentials: existing_user.is_none(),
             existing_user,
         })
     }
@@ -551,7 +579,7 @@ impl Invitation {
         };
         let user = match (user, acceptor) {
             (Some(u), _) => u,
-            (None, Acceptor::NewUser { name }) => {
+            (None, Acceptor::NewUser { name, credential }) => {
                 let name = if name.trim().is_empty() {
                     String::new()
                 } else {
@@ -577,7 +605,9 @@ impl Invitation {
                         ) => StoreError::Conflict("this email already has a user".into()),
                         e => StoreError::Database(e),
                     })?;
-                User::from(row)
+                let user = User::from(row);
+                credential.store(tx, &user.id, now)?;
+                user
             }
             (None, Acceptor::SignedIn(_)) => {
                 return Err(StoreError::Conflict(

@@ -100,6 +100,7 @@ pub(crate) fn listening_store(db: &TestDb) -> (Store, keypair_store::ChangeListe
 mod cascades;
 mod change_tracking;
 mod concurrency;
+mod credentials;
 mod listings;
 mod objects;
 mod people;

@@ -74,3 +74,182 @@ fn a_malformed_request_head_is_logged_at_debug_when_asked_for() {
         assert_eq!(error_lines(&log), Vec::<&str>::new(), "{format}: {log}");
     }
 }
+
+/// A minimal browser for the console: keeps cookies by hand, follows no redirects.
+struct ConsoleClient {
+    agent: ureq::Agent,
+    base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl ConsoleClient {
+    fn new(server: &Server) -> ConsoleClient {
+        ConsoleClient {
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .redirects(0)
+                .build(),
+            base: server.base.clone(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_line(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &ureq::Response) {
+        for line in r.all("set-cookie") {
+            let pair = line.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn answer(&mut self, result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
+        let r = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        self.keep(&r);
+        (r.status(), r.into_string().unwrap_or_default())
+    }
+
+    fn get(&mut self, path: &str) -> (u16, String) {
+        let req = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_line());
+        self.answer(req.call())
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_line())
+            .set("origin", &self.base);
+        self.answer(req.send_form(fields))
+    }
+}
+
+fn csrf_token(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[test]
+fn console_passwords_codes_and_session_ids_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[("KEYGATE_LOG_FORMAT", "json"), ("RUST_LOG", "debug")],
+    );
+    // The invitation, written into the server's database as `keygate users invite`
+    // would (the database is shared with the running server).
+    let store = keypair_store::Store::open(
+        &keypair_store::DatabaseUrl::Sqlite(dir.path().join("data/keygate.db")),
+        &keypair_store::PoolSettings::default(),
+    )
+    .unwrap();
+    let (_, code) = store
+        .invite(
+            &keypair_store::Actor::system("test"),
+            "Hygiene.Person@example.test",
+            &keypair_store::Owner::Operator,
+            time::Duration::days(1),
+            clock::Clock::system().now(),
+        )
+        .unwrap();
+    let code = code.expose().to_owned();
+    let password = "log hygiene password 8c1f";
+    let wrong = "wrong password never logged 77ad";
+    let unknown_email = "unknown.person.7f3e@example.test";
+
+    let mut b = ConsoleClient::new(&server);
+    assert_eq!(b.get(&format!("/console/setup/{code}")).0, 303);
+    let setup_cookie = b.cookies.get("keygate_setup").unwrap().clone();
+    let (status, page) = b.get("/console/setup");
+    assert_eq!(status, 200, "{page}");
+    let pre_session = b.cookies.get("keygate_csrf").unwrap().clone();
+    let setup_token = csrf_token(&page);
+    let (status, _) = b.post(
+        "/console/setup",
+        &[
+            ("csrf_token", &setup_token),
+            ("action", "set_password"),
+            ("new_password", password),
+        ],
+    );
+    assert_eq!(status, 303);
+    let first_session = b.cookies.get("keygate_session").unwrap().clone();
+    let (status, home) = b.get("/console");
+    assert_eq!(status, 200, "{home}");
+    let session_token = csrf_token(&home);
+    assert_eq!(
+        b.post("/console/sign-out", &[("csrf_token", &session_token)])
+            .0,
+        303
+    );
+
+    let (_, sign_in) = b.get("/console/sign-in");
+    let token = csrf_token(&sign_in);
+    for (email, pw) in [
+        ("hygiene.person@example.test", wrong),
+        (unknown_email, wrong),
+    ] {
+        let (status, _) = b.post(
+            "/console/sign-in",
+            &[("csrf_token", &token), ("email", email), ("password", pw)],
+        );
+        assert_eq!(status, 400);
+    }
+    let (status, _) = b.post(
+        "/console/sign-in",
+        &[
+            ("csrf_token", &token),
+            ("email", "hygiene.person@example.test"),
+            ("password", password),
+        ],
+    );
+    assert_eq!(status, 303);
+    let second_session = b.cookies.get("keygate_session").unwrap().clone();
+
+    // The outcomes are there, by reason code...
+    let log = wait_for_log_line(&server, "\"outcome\":\"unknown_email\"");
+    assert!(log.contains("console sign-in refused"), "{log}");
+    let log = server.log();
+    for needle in [
+        "\"outcome\":\"ok\"",
+        "\"outcome\":\"wrong_password\"",
+        "setup link opened",
+    ] {
+        assert!(log.contains(needle), "{needle} missing: {log}");
+    }
+    // ...and no secret, nor the email of a failed sign-in.
+    for (what, secret) in [
+        ("setup code", code.as_str()),
+        ("setup cookie", setup_cookie.as_str()),
+        ("password", password),
+        ("wrong password", wrong),
+        ("first session id", first_session.as_str()),
+        ("second session id", second_session.as_str()),
+        ("pre-session cookie", pre_session.as_str()),
+        ("setup csrf token", setup_token.as_str()),
+        ("session csrf token", session_token.as_str()),
+        ("unknown email", unknown_email),
+    ] {
+        assert!(!log.contains(secret), "the {what} is in the log");
+    }
+    assert_eq!(error_lines(&log), Vec::<&str>::new(), "{log}");
+}

@@ -35,6 +35,7 @@ pub use models::people::{
     role_name, Acceptor, Administrator, Invitation, InvitationCode, PendingInvitation, Session,
     SessionId, User, MAX_EMAIL_CHARS,
 };
+pub use models::reset::CredentialReset;
 pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{

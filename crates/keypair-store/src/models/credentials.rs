@@ -45,6 +45,12 @@ impl NewCredential {
     }
 }
 
+/// Deletes every credential of a person (a reset). Returns how many there were.
+pub(crate) fn delete_all(tx: &mut Tx<'_>, user: &UserId) -> StoreResult<usize> {
+    // Passkeys, when they come, are deleted here too.
+    Ok(diesel::delete(password_credentials::table.find(user.as_str())).execute(&mut **tx)?)
+}
+
 /// Why a password sign-in was refused. Reasons are for logs and audit; a person is
 /// told only that the email or password is wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,6 +19,7 @@ use crate::ids::{random_bytes, AccountId, EnvironmentId, InvitationId, UserId};
 use crate::models::account::{Account, Environment};
 use crate::models::credentials::NewCredential;
 use crate::models::keypair::Owner;
+use crate::models::reset::CredentialReset;
 use crate::schema::{invitations, role_bindings, sessions, users};
 use crate::timestamp::{from_micros, to_micros};
 use crate::tx::Tx;
@@ -53,7 +54,13 @@ impl InvitationCode {
         &self.0
     }
 
-    fn digest(&self) -> Vec<u8> {
+    /// A new code: 256 random bits.
+    pub(crate) fn generate() -> Self {
+        InvitationCode(random_token())
+    }
+
+    /// What is stored: the code's SHA-256 digest.
+    pub(crate) fn digest(&self) -> Vec<u8> {
         sha256(&self.0)
     }
 }
@@ -454,7 +461,7 @@ impl Invitation {
             return Err(StoreError::invalid("lifetime", "must be positive"));
         }
         check_owner(tx, owner)?;
-        let code = InvitationCode(random_token());
+        let code = InvitationCode::generate();
         let row = InvitationRow {
             invitation_id: InvitationId::generate().as_str().to_owned(),
             email: email_given,
@@ -486,8 +493,9 @@ impl Invitation {
         Ok((row.into_invitation()?, code))
     }
 
-    /// The invitation with this code if it is still pending at `now` (not accepted,
-    /// not withdrawn, not expired). Does not use it up.
+    /// The invitation (or reset link, [`CredentialReset`]) with this code if it is
+    /// still pending at `now` (not accepted, not withdrawn, not expired). Does not use
+    /// it up.
     pub fn find_pending(
         conn: &mut DbConnection,
         code: &InvitationCode,
@@ -500,8 +508,11 @@ impl Invitation {
             .filter(invitations::expires_at.gt(to_micros(now)))
             .select(InvitationRow::as_select())
             .first(conn)
-            .optional()?
-            .ok_or(StoreError::NotFound("invitation"))?;
+            .optional()?;
+        let Some(row) = row else {
+            return CredentialReset::find_pending(conn, code, now)?
+                .ok_or(StoreError::NotFound("invitation"));
+        };
         let existing_user = users::table
             .filter(users::email_key.eq(&row.email_key))
             .select(users::user_id)
@@ -523,8 +534,9 @@ impl Invitation {
     /// acceptor: a new person (created here, refused if the email already has a
     /// user) or the signed-in person whose email it is. The code is used up in the
     /// same `UPDATE` that checks it is pending, so it is accepted at most once.
-    /// Returns the person bound. Not pending, or the wrong acceptor: `NotFound` /
-    /// `Conflict`, and nothing changes.
+    /// Returns the person bound. A code that is a pending reset link instead sets the
+    /// new person's credential on the person reset ([`CredentialReset`]). Not
+    /// pending, or the wrong acceptor: `NotFound` / `Conflict`, and nothing changes.
     pub fn accept(
         tx: &mut Tx<'_>,
         code: &InvitationCode,
@@ -544,7 +556,9 @@ impl Invitation {
         .set(invitations::accepted_at.eq(Some(to_micros(now))))
         .execute(&mut **tx)?;
         if won == 0 {
-            return Err(StoreError::NotFound("invitation"));
+            // Not a pending invitation: perhaps a reset link.
+            return CredentialReset::accept(tx, code, acceptor, now)?
+                .ok_or(StoreError::NotFound("invitation"));
         }
         let row = invitations::table
             .filter(invitations::code_digest.eq(code.digest()))

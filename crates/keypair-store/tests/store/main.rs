@@ -104,6 +104,7 @@ mod credentials;
 mod listings;
 mod objects;
 mod people;
+mod reset;
 mod secrets;
 mod signing_keys;
 mod status;

@@ -151,33 +151,40 @@ fn csrf_token(page: &str) -> String {
 #[test]
 fn console_passwords_codes_and_session_ids_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The first person, invited at the command line before the server has run.
+    let invited = crate::support::run({
+        let mut c = crate::support::keygate(dir.path());
+        c.args([
+            "users",
+            "invite",
+            "Hygiene.Person@example.test",
+            "--operator",
+        ])
+        .env("KEYGATE_ISSUER", &base)
+        .env("RUST_LOG", "debug");
+        c
+    });
+    assert!(invited.status.success(), "{invited:?}");
+    let line: serde_json::Value = serde_json::from_slice(&invited.stdout).unwrap();
+    let setup_url = line["setup_url"].as_str().unwrap().to_owned();
+    let setup_path = setup_url.strip_prefix(&base).unwrap().to_owned();
+    let code = setup_path.rsplit('/').next().unwrap().to_owned();
+    assert!(code.len() >= 32, "{setup_url}");
+    let cli_log = String::from_utf8_lossy(&invited.stderr).into_owned();
+    assert!(!cli_log.contains(&code), "the code is in the command's log");
+    let server = Server::start_on(
         dir.path(),
+        port,
         &[("KEYGATE_LOG_FORMAT", "json"), ("RUST_LOG", "debug")],
     );
-    // The invitation, written into the server's database as `keygate users invite`
-    // would (the database is shared with the running server).
-    let store = keypair_store::Store::open(
-        &keypair_store::DatabaseUrl::Sqlite(dir.path().join("data/keygate.db")),
-        &keypair_store::PoolSettings::default(),
-    )
-    .unwrap();
-    let (_, code) = store
-        .invite(
-            &keypair_store::Actor::system("test"),
-            "Hygiene.Person@example.test",
-            &keypair_store::Owner::Operator,
-            time::Duration::days(1),
-            clock::Clock::system().now(),
-        )
-        .unwrap();
-    let code = code.expose().to_owned();
     let password = "log hygiene password 8c1f";
     let wrong = "wrong password never logged 77ad";
     let unknown_email = "unknown.person.7f3e@example.test";
 
     let mut b = ConsoleClient::new(&server);
-    assert_eq!(b.get(&format!("/console/setup/{code}")).0, 303);
+    assert_eq!(b.get(&setup_path).0, 303);
     let setup_cookie = b.cookies.get("keygate_setup").unwrap().clone();
     let (status, page) = b.get("/console/setup");
     assert_eq!(status, 200, "{page}");

@@ -283,6 +283,7 @@ impl User {
             },
             target: id.as_str(),
             account_id: None,
+            environment_id: None,
             detail: String::new(),
             now,
         }
@@ -313,6 +314,7 @@ impl User {
             action: AuditAction::BindingRemove,
             target: id.as_str(),
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", role_name(owner)),
             now,
         }
@@ -456,6 +458,7 @@ impl Invitation {
             action: AuditAction::UserInvite,
             target: &row.invitation_id,
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", row.role),
             now,
         }
@@ -609,6 +612,7 @@ impl Invitation {
             action: AuditAction::InvitationAccept,
             target: inv.id.as_str(),
             account_id: inv.owner.account_id(),
+            environment_id: inv.owner.environment_id(),
             detail: format!("role={}", inv.role()),
             now,
         }
@@ -643,6 +647,7 @@ impl Invitation {
             action: AuditAction::InvitationWithdraw,
             target: id.as_str(),
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", role_name(owner)),
             now,
         }

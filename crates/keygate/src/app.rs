@@ -48,7 +48,9 @@ impl Keygate {
             config.catalogue.clone(),
             config.token.max_lifetime_seconds,
             clock.clone(),
-        );
+        )
+        // `users.invite_lifetime_seconds` once the config has it.
+        .with_invite_lifetime_seconds(admin_api::DEFAULT_INVITE_LIFETIME_SECONDS);
         Keygate {
             store: web::Data::new(store),
             tokens: web::Data::new(tokens),

@@ -9,6 +9,15 @@ use keypair_store::{AccountId, EnvironmentId, Owner};
 
 use crate::principal::{Principal, RoleBinding};
 
+/// Which accounts a caller may read, for listing them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Accounts {
+    /// Every account.
+    All,
+    /// These accounts (possibly none).
+    Only(Vec<AccountId>),
+}
+
 /// How far a caller reaches for some object, from least to most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reach {
@@ -63,13 +72,45 @@ impl RoleBinding {
         }
     }
 
-    /// An environment's keypairs (create, list).
+    /// An environment's children: its keypairs (create, list), its administrators and
+    /// its audit trail.
     pub fn environment_keypairs(&self, account: &AccountId, env: &EnvironmentId) -> Reach {
         match self {
             RoleBinding::EnvironmentAdmin { environment_id, .. } if environment_id == env => {
                 Reach::Manage
             }
             other => other.environment(account, env),
+        }
+    }
+
+    /// The administrators of `owner` (people bound to it, and invitations to it):
+    /// inviting, listing, removing and withdrawing. Those of an account are the
+    /// account's children ([`RoleBinding::account_children`]), those of an environment
+    /// the environment's ([`RoleBinding::environment_keypairs`]), so only a caller who
+    /// manages an owner may make someone its administrator: an environment
+    /// administrator never reaches its account's administrators. Operators' are the
+    /// operators'.
+    pub fn administrators(&self, owner: &Owner) -> Reach {
+        match owner {
+            Owner::Operator => match self {
+                RoleBinding::Operator => Reach::Manage,
+                _ => Reach::None,
+            },
+            Owner::Account(a) => self.account_children(a),
+            Owner::Environment {
+                account_id,
+                environment_id,
+            } => self.environment_keypairs(account_id, environment_id),
+        }
+    }
+
+    /// The accounts this binding reaches at least [`Reach::Read`] in
+    /// ([`RoleBinding::account`]), for listing accounts.
+    pub fn accounts(&self) -> Accounts {
+        match self {
+            RoleBinding::Operator => Accounts::All,
+            RoleBinding::AccountAdmin(a) => Accounts::Only(vec![a.clone()]),
+            RoleBinding::EnvironmentAdmin { .. } => Accounts::Only(Vec::new()),
         }
     }
 
@@ -135,6 +176,29 @@ impl Principal {
     /// See [`RoleBinding::keypair`].
     pub fn keypair(&self, owner: &Owner) -> Reach {
         self.reach(|b| b.keypair(owner))
+    }
+
+    /// See [`RoleBinding::administrators`].
+    pub fn administrators(&self, owner: &Owner) -> Reach {
+        self.reach(|b| b.administrators(owner))
+    }
+
+    /// The accounts any binding reads ([`RoleBinding::accounts`]), each once.
+    pub fn accounts(&self) -> Accounts {
+        let mut only: Vec<AccountId> = Vec::new();
+        for b in self.bindings() {
+            match b.accounts() {
+                Accounts::All => return Accounts::All,
+                Accounts::Only(ids) => {
+                    for id in ids {
+                        if !only.contains(&id) {
+                            only.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        Accounts::Only(only)
     }
 }
 
@@ -262,6 +326,87 @@ mod tests {
         assert_eq!(p.environment(&c, &c1), Reach::None);
         assert_eq!(p.keypair(&Owner::Operator), Reach::None);
         assert!(!p.may_create_accounts());
+    }
+
+    #[test]
+    fn administrators_are_reached_by_those_who_manage_the_owner() {
+        let a = AccountId::generate();
+        let b = AccountId::generate();
+        let e1 = EnvironmentId::generate();
+        let e2 = EnvironmentId::generate();
+        let operator = principal(vec![RoleBinding::Operator]);
+        let acct_admin = principal(vec![RoleBinding::AccountAdmin(a.clone())]);
+        let env_admin = principal(vec![env_admin(&a, &e1)]);
+        let account = Owner::Account(a.clone());
+        let other_account = Owner::Account(b.clone());
+        let e1_owner = env_owner(&a, &e1);
+        let e2_owner = env_owner(&a, &e2);
+
+        for p in [&operator, &acct_admin] {
+            assert_eq!(p.administrators(&account), Reach::Manage);
+            assert_eq!(p.administrators(&e1_owner), Reach::Manage);
+            assert_eq!(p.administrators(&e2_owner), Reach::Manage);
+        }
+        assert_eq!(operator.administrators(&other_account), Reach::Manage);
+        assert_eq!(acct_admin.administrators(&other_account), Reach::None);
+        // An environment administrator manages its environment's administrators only:
+        // never its account's (so it cannot make an account administrator), never a
+        // sibling's.
+        assert_eq!(env_admin.administrators(&e1_owner), Reach::Manage);
+        assert_eq!(env_admin.administrators(&account), Reach::None);
+        assert_eq!(env_admin.administrators(&e2_owner), Reach::None);
+        // Operators' administrators are the operators'.
+        assert_eq!(operator.administrators(&Owner::Operator), Reach::Manage);
+        assert_eq!(acct_admin.administrators(&Owner::Operator), Reach::None);
+        assert_eq!(env_admin.administrators(&Owner::Operator), Reach::None);
+        assert_eq!(principal(vec![]).administrators(&account), Reach::None);
+    }
+
+    #[test]
+    fn listed_accounts_are_exactly_the_readable_ones() {
+        let a = AccountId::generate();
+        let b = AccountId::generate();
+        let c = AccountId::generate();
+        let e = EnvironmentId::generate();
+        let bindings = [
+            RoleBinding::Operator,
+            RoleBinding::AccountAdmin(a.clone()),
+            env_admin(&a, &e),
+            env_admin(&b, &e),
+        ];
+        // Every combination of up to two bindings: an account is listed exactly when
+        // `account(id) >= Read`.
+        let mut sets: Vec<Vec<RoleBinding>> = vec![vec![]];
+        for x in &bindings {
+            sets.push(vec![x.clone()]);
+            for y in &bindings {
+                sets.push(vec![x.clone(), y.clone()]);
+            }
+        }
+        for set in sets {
+            let p = principal(set.clone());
+            for id in [&a, &b, &c] {
+                let listed = match p.accounts() {
+                    Accounts::All => true,
+                    Accounts::Only(ids) => ids.contains(id),
+                };
+                assert_eq!(listed, p.account(id) >= Reach::Read, "{set:?} {id:?}");
+            }
+            if let Accounts::Only(ids) = p.accounts() {
+                let mut unique = ids.clone();
+                unique.sort();
+                unique.dedup();
+                assert_eq!(unique.len(), ids.len(), "listed once: {set:?}");
+            }
+        }
+        assert_eq!(
+            principal(vec![env_admin(&a, &e)]).accounts(),
+            Accounts::Only(vec![])
+        );
+        assert_eq!(
+            principal(vec![env_admin(&a, &e), RoleBinding::Operator]).accounts(),
+            Accounts::All
+        );
     }
 
     #[test]

@@ -7,9 +7,13 @@ use keypair_store::{AccountId, ClientId, EnvironmentId};
 
 use crate::auth::Caller;
 use crate::body::{page_request, JsonBody, OptionalJsonBody};
-use crate::ops::{KeypairPatchInput, NameInput, NewKeypairInput, RevokeTokensInput, RotationInput};
+use crate::ops::{
+    Administered, AdministratorId, InviteInput, KeypairPatchInput, NameInput, NewKeypairInput,
+    RevokeTokensInput, RotationInput,
+};
 use crate::views::{
-    AccountView, AuditView, CreatedKeypair, EnvironmentView, KeypairView, ListView, RotatedSecret,
+    AccountView, AdministratorView, AuditView, CreatedKeypair, EnvironmentView, InvitationCreated,
+    KeypairView, ListView, RotatedSecret,
 };
 use crate::{AdminApi, AdminError};
 
@@ -43,6 +47,12 @@ pub async fn create_account(caller: Caller, api: Api, body: JsonBody<NameInput>)
     let now = api.clock.now();
     let account = run(api, move |a| a.create_account(&caller.0, body.0, now)).await?;
     Ok(HttpResponse::Created().json(AccountView::from(&account)))
+}
+
+pub async fn list_accounts(caller: Caller, api: Api, req: HttpRequest) -> Reply {
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| a.list_accounts(&caller.0, &page)).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |a| AccountView::from(a))))
 }
 
 pub async fn get_account(caller: Caller, api: Api, path: web::Path<String>) -> Reply {
@@ -128,7 +138,7 @@ pub async fn create_environment_keypair(
     Ok(created_keypair(&kp, &secret, now))
 }
 
-/// A response that carries a secret: never cached.
+/// A response that carries a secret (or a setup link): never cached.
 fn with_secret(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -242,4 +252,107 @@ pub async fn list_audit(
     let page = page_request(req.query_string())?;
     let list = run(api, move |a| a.list_audit(&caller.0, &id, &page)).await?;
     Ok(HttpResponse::Ok().json(ListView::of(&list, |r| AuditView::from(r))))
+}
+
+pub async fn list_environment_audit(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Reply {
+    let id = environment_id(&path)?;
+    let page = page_request(req.query_string())?;
+    let list = run(api, move |a| {
+        a.list_environment_audit(&caller.0, &id, &page)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&list, |r| AuditView::from(r))))
+}
+
+async fn invite_administrator(
+    caller: Caller,
+    api: Api,
+    target: Administered,
+    input: InviteInput,
+) -> Reply {
+    let now = api.clock.now();
+    let created = run(api, move |a| {
+        a.invite_administrator(&caller.0, &target, input, now)
+    })
+    .await?;
+    Ok(with_secret(InvitationCreated::from(&created)))
+}
+
+async fn list_administrators(caller: Caller, api: Api, target: Administered) -> Reply {
+    let now = api.clock.now();
+    let list = run(api, move |a| a.list_administrators(&caller.0, &target, now)).await?;
+    Ok(HttpResponse::Ok().json(ListView::all(&list, |e| AdministratorView::from(e))))
+}
+
+async fn remove_administrator(caller: Caller, api: Api, target: Administered, id: &str) -> Reply {
+    let id = AdministratorId::parse(id)?;
+    let now = api.clock.now();
+    run(api, move |a| {
+        a.remove_administrator(&caller.0, &target, &id, now)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn invite_account_administrator(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<InviteInput>,
+) -> Reply {
+    let target = Administered::Account(account_id(&path)?);
+    invite_administrator(caller, api, target, body.0).await
+}
+
+pub async fn invite_environment_administrator(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+    body: JsonBody<InviteInput>,
+) -> Reply {
+    let target = Administered::Environment(environment_id(&path)?);
+    invite_administrator(caller, api, target, body.0).await
+}
+
+pub async fn list_account_administrators(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+) -> Reply {
+    let target = Administered::Account(account_id(&path)?);
+    list_administrators(caller, api, target).await
+}
+
+pub async fn list_environment_administrators(
+    caller: Caller,
+    api: Api,
+    path: web::Path<String>,
+) -> Reply {
+    let target = Administered::Environment(environment_id(&path)?);
+    list_administrators(caller, api, target).await
+}
+
+pub async fn remove_account_administrator(
+    caller: Caller,
+    api: Api,
+    path: web::Path<(String, String)>,
+) -> Reply {
+    let (owner, id) = path.into_inner();
+    let target = Administered::Account(account_id(&owner)?);
+    remove_administrator(caller, api, target, &id).await
+}
+
+pub async fn remove_environment_administrator(
+    caller: Caller,
+    api: Api,
+    path: web::Path<(String, String)>,
+) -> Reply {
+    let (owner, id) = path.into_inner();
+    let target = Administered::Environment(environment_id(&owner)?);
+    remove_administrator(caller, api, target, &id).await
 }

@@ -20,14 +20,19 @@ pub const REALM: &str = "keygate";
 use clock::Clock;
 use keypair_store::{ScopeCatalogue, Store};
 
+/// How long an invitation to administer something stays valid when nothing else is
+/// configured (`users.invite_lifetime_seconds`): 86400 seconds, one day.
+pub const DEFAULT_INVITE_LIFETIME_SECONDS: u32 = 86_400;
+
 /// The admin API's state: the store, the issuer, the scope catalogue, the lifetime
-/// bound and the clock that stamps every change.
+/// bounds and the clock that stamps every change.
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
     issuer: String,
     catalogue: ScopeCatalogue,
     max_token_lifetime_seconds: u32,
+    invite_lifetime_seconds: u32,
     clock: Clock,
 }
 
@@ -49,8 +54,16 @@ impl AdminApi {
             issuer: issuer.into(),
             catalogue,
             max_token_lifetime_seconds,
+            invite_lifetime_seconds: DEFAULT_INVITE_LIFETIME_SECONDS,
             clock,
         }
+    }
+
+    /// How long the invitations it makes stay valid (`users.invite_lifetime_seconds`;
+    /// default [`DEFAULT_INVITE_LIFETIME_SECONDS`]). At least 1 second.
+    pub fn with_invite_lifetime_seconds(mut self, seconds: u32) -> AdminApi {
+        self.invite_lifetime_seconds = seconds.max(1);
+        self
     }
 }
 
@@ -70,6 +83,7 @@ macro_rules! admin_routes {
 
 admin_routes! {
     post "/admin/v1/accounts" => handlers::create_account;
+    get "/admin/v1/accounts" => handlers::list_accounts;
     get "/admin/v1/accounts/{account_id}" => handlers::get_account;
     delete "/admin/v1/accounts/{account_id}" => handlers::close_account;
     post "/admin/v1/accounts/{account_id}/environments" => handlers::create_environment;
@@ -87,4 +101,11 @@ admin_routes! {
     delete "/admin/v1/keypairs/{client_id}/secrets/{secret_hint}" => handlers::end_secret;
     post "/admin/v1/keypairs/{client_id}/revoke-tokens" => handlers::revoke_tokens;
     get "/admin/v1/accounts/{account_id}/audit" => handlers::list_audit;
+    get "/admin/v1/environments/{environment_id}/audit" => handlers::list_environment_audit;
+    post "/admin/v1/accounts/{account_id}/administrators" => handlers::invite_account_administrator;
+    get "/admin/v1/accounts/{account_id}/administrators" => handlers::list_account_administrators;
+    delete "/admin/v1/accounts/{account_id}/administrators/{id}" => handlers::remove_account_administrator;
+    post "/admin/v1/environments/{environment_id}/administrators" => handlers::invite_environment_administrator;
+    get "/admin/v1/environments/{environment_id}/administrators" => handlers::list_environment_administrators;
+    delete "/admin/v1/environments/{environment_id}/administrators/{id}" => handlers::remove_environment_administrator;
 }

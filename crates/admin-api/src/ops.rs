@@ -1,6 +1,12 @@
 //! Admin operations: permission checks from the caller's [`Principal`], then one store
 //! call. No HTTP types; `now` is a parameter.
 
+mod administrators;
+
+pub use administrators::{
+    Administered, AdministratorEntry, AdministratorId, CreatedInvitation, InviteInput,
+};
+
 use keypair_store::{
     Account, AccountId, AddressList, AuditRecord, ClientId, ClientSecret, Environment,
     EnvironmentId, Keypair, KeypairPatch, NewKeypair, Owner, Page, PageRequest, Rotation, ScopeSet,
@@ -9,7 +15,7 @@ use keypair_store::{
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::access::Reach;
+use crate::access::{Accounts, Reach};
 use crate::body::{nullable, Rfc3339Time};
 use crate::principal::Principal;
 use crate::{AdminApi, AdminError};
@@ -191,6 +197,19 @@ impl AdminApi {
         Ok(self
             .store
             .create_account(caller.actor(), &input.name, now)?)
+    }
+
+    /// `GET /accounts`: the accounts the caller reads (operators: all), newest first.
+    pub fn list_accounts(
+        &self,
+        caller: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<Account>, AdminError> {
+        let only = match caller.accounts() {
+            Accounts::All => None,
+            Accounts::Only(ids) => Some(ids),
+        };
+        Ok(self.store.list_accounts(only.as_deref(), page)?)
     }
 
     /// `GET /accounts/{id}`.
@@ -453,5 +472,23 @@ impl AdminApi {
     ) -> Result<Page<AuditRecord>, AdminError> {
         require(caller.account_children(account), Reach::Read)?;
         Ok(self.store.list_audit(account, page)?)
+    }
+
+    /// `GET /environments/{id}/audit`: the records that concern the environment (the
+    /// environment itself, its keypairs, its administrators and invitations), newest
+    /// first. Its administrators read it, and those of its account. A closed
+    /// environment's records stay in its account's audit trail.
+    pub fn list_environment_audit(
+        &self,
+        caller: &Principal,
+        env: &EnvironmentId,
+        page: &PageRequest,
+    ) -> Result<Page<AuditRecord>, AdminError> {
+        let env = self.store.get_environment(env)?;
+        require(
+            caller.environment_keypairs(&env.account_id, &env.id),
+            Reach::Read,
+        )?;
+        Ok(self.store.list_environment_audit(&env.id, page)?)
     }
 }

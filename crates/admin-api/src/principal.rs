@@ -1,16 +1,20 @@
 //! Who is calling: a [`Principal`] is an actor (recorded in the audit trail) and the
 //! role bindings it holds. [`crate::access`] decides from the bindings alone, so every
-//! kind of caller (today a keypair with an admin-API token, later a person signed in to
-//! the console) is checked by the same code.
+//! kind of caller (a keypair with an admin-API token, a person signed in to the
+//! console) is checked by the same code.
 //!
 //! A keypair caller's principal comes from its keypair as it is in the database now and
 //! the token it presented: the token's status entry must be the keypair's current
 //! VALID generation, and its scopes bound what the keypair's scopes give
 //! ([`AdminApi::keypair_principal`]).
+//!
+//! A person's principal comes from the person and their role bindings as they are in
+//! the database at that request ([`AdminApi::user_principal`]): a removed binding or a
+//! disabled person counts from the next request, in every process.
 
 use keypair_store::{
-    AccountId, Actor, ClientId, EnvironmentId, Keypair, Owner, StoreError, TokenStatus,
-    ADMIN_SCOPE, OPERATOR_SCOPE,
+    AccountId, Actor, ClientId, EnvironmentId, Keypair, Owner, StoreError, TokenStatus, User,
+    UserId, ADMIN_SCOPE, OPERATOR_SCOPE,
 };
 use resource_guard::{Claims, GuardError, StatusClaim};
 
@@ -32,6 +36,24 @@ pub enum RoleBinding {
         /// The environment.
         environment_id: EnvironmentId,
     },
+}
+
+impl RoleBinding {
+    /// The binding that administering `owner` gives: operator for [`Owner::Operator`],
+    /// else administrator of that account or environment.
+    pub fn of_owner(owner: &Owner) -> RoleBinding {
+        match owner {
+            Owner::Operator => RoleBinding::Operator,
+            Owner::Account(a) => RoleBinding::AccountAdmin(a.clone()),
+            Owner::Environment {
+                account_id,
+                environment_id,
+            } => RoleBinding::EnvironmentAdmin {
+                account_id: account_id.clone(),
+                environment_id: environment_id.clone(),
+            },
+        }
+    }
 }
 
 /// An authenticated caller: who it is, and what it is bound to. With several bindings
@@ -79,22 +101,31 @@ impl Principal {
         if !names_current_generation(keypair, issuer, status) {
             return Err(gone("token generation is not current"));
         }
-        let holds = |scope: &str| token_holds(scope) && keypair.scopes.contains(scope);
-        let binding = match &keypair.owner {
-            Owner::Operator if holds(OPERATOR_SCOPE) => RoleBinding::Operator,
-            Owner::Account(a) if holds(ADMIN_SCOPE) => RoleBinding::AccountAdmin(a.clone()),
-            Owner::Environment {
-                account_id,
-                environment_id,
-            } if holds(ADMIN_SCOPE) => RoleBinding::EnvironmentAdmin {
-                account_id: account_id.clone(),
-                environment_id: environment_id.clone(),
-            },
-            _ => return Err(AdminError::Forbidden),
+        // The admin scope of the keypair's kind, held by both the keypair and the token.
+        let needed = match keypair.owner {
+            Owner::Operator => OPERATOR_SCOPE,
+            Owner::Account(_) | Owner::Environment { .. } => ADMIN_SCOPE,
         };
+        if !(token_holds(needed) && keypair.scopes.contains(needed)) {
+            return Err(AdminError::Forbidden);
+        }
         Ok(Principal::new(
             Actor::keypair(&keypair.client_id),
-            vec![binding],
+            vec![RoleBinding::of_owner(&keypair.owner)],
+        ))
+    }
+
+    /// A person's principal, from the person and the owners they are bound to (as
+    /// [`keypair_store::Store::user_bindings`] reads them), acting as `user:usr_…`. A
+    /// person with no bindings is a principal that reaches nothing; a disabled person
+    /// is refused with 401, like a disabled keypair.
+    pub fn of_user(user: &User, bindings: &[Owner]) -> Result<Principal, AdminError> {
+        if user.disabled {
+            return Err(gone("user disabled"));
+        }
+        Ok(Principal::new(
+            Actor::user(&user.id),
+            bindings.iter().map(RoleBinding::of_owner).collect(),
         ))
     }
 }
@@ -116,7 +147,8 @@ fn names_current_generation(keypair: &Keypair, issuer: &str, status: Option<&Sta
         && claim.idx == u64::from(current.idx)
 }
 
-/// 401: the token no longer stands for a usable keypair.
+/// 401: the token no longer stands for a usable keypair, or the person is gone or
+/// disabled.
 fn gone(why: &'static str) -> AdminError {
     AdminError::Unauthorized(GuardError::InvalidToken(why))
 }
@@ -138,6 +170,23 @@ impl AdminApi {
         Principal::of_keypair(&keypair, &self.issuer, claims.status.as_ref(), |scope| {
             claims.has_scope(scope)
         })
+    }
+
+    /// The principal of the person `id`, read from the database on every call (never
+    /// cached), so a removed binding narrows, and disabling ends, what their console
+    /// session may do from its next request: 401 for a person who does not exist or is
+    /// disabled, else a principal with their bindings as they are now (possibly none).
+    pub fn user_principal(&self, id: &UserId) -> Result<Principal, AdminError> {
+        let user = match self.store.get_user(id) {
+            Ok(u) => u,
+            Err(StoreError::NotFound(_)) => return Err(gone("no such user")),
+            Err(e) => return Err(e.into()),
+        };
+        if user.disabled {
+            return Err(gone("user disabled"));
+        }
+        let bindings = self.store.user_bindings(id)?;
+        Principal::of_user(&user, &bindings)
     }
 }
 
@@ -252,6 +301,88 @@ mod tests {
         assert_eq!(status(of(&k, all)), 403);
         let k = keypair(Owner::Operator, "keygate:admin", true);
         assert_eq!(status(of(&k, all)), 403);
+    }
+
+    fn user(disabled: bool) -> User {
+        User {
+            id: UserId::generate(),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            created_at: datetime!(2030-01-01 00:00 UTC),
+            last_sign_in_at: None,
+            disabled,
+        }
+    }
+
+    #[test]
+    fn a_person_is_bound_by_each_of_their_owners() {
+        let a = AccountId::generate();
+        let b = AccountId::generate();
+        let e = EnvironmentId::generate();
+        let u = user(false);
+        let p = Principal::of_user(
+            &u,
+            &[
+                Owner::Account(a.clone()),
+                Owner::Environment {
+                    account_id: b.clone(),
+                    environment_id: e.clone(),
+                },
+                Owner::Operator,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.bindings(),
+            &[
+                RoleBinding::AccountAdmin(a),
+                RoleBinding::EnvironmentAdmin {
+                    account_id: b,
+                    environment_id: e
+                },
+                RoleBinding::Operator,
+            ]
+        );
+        assert_eq!(p.actor(), &Actor::User(u.id.clone()));
+        assert_eq!(p.actor().recorded(), format!("user:{}", u.id));
+    }
+
+    #[test]
+    fn a_person_without_bindings_reaches_nothing_and_a_disabled_one_is_refused() {
+        let p = Principal::of_user(&user(false), &[]).unwrap();
+        assert!(p.bindings().is_empty());
+        assert!(!p.may_create_accounts());
+        assert_eq!(
+            p.account(&AccountId::generate()),
+            crate::access::Reach::None
+        );
+        // Disabled: 401 whatever they hold, like a disabled keypair.
+        assert_eq!(status(Principal::of_user(&user(true), &[])), 401);
+        assert_eq!(
+            status(Principal::of_user(&user(true), &[Owner::Operator])),
+            401
+        );
+    }
+
+    #[test]
+    fn a_person_and_a_keypair_with_the_same_owner_hold_the_same_binding() {
+        let a = AccountId::generate();
+        let e = EnvironmentId::generate();
+        for (owner, scope) in [
+            (Owner::Operator, "keygate:operator"),
+            (Owner::Account(a.clone()), "keygate:admin"),
+            (
+                Owner::Environment {
+                    account_id: a.clone(),
+                    environment_id: e.clone(),
+                },
+                "keygate:admin",
+            ),
+        ] {
+            let k = of(&keypair(owner.clone(), scope, true), all).unwrap();
+            let p = Principal::of_user(&user(false), &[owner]).unwrap();
+            assert_eq!(k.bindings(), p.bindings());
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! JSON shapes of admin responses. No view has a field for a secret digest; only
-//! [`CreatedKeypair`] and [`RotatedSecret`] carry a plaintext secret, once.
+//! [`CreatedKeypair`] and [`RotatedSecret`] carry a plaintext secret, and only
+//! [`InvitationCreated`] a setup link, once.
 
 use keypair_store::{Account, AuditRecord, ClientSecret, Environment, Keypair, Owner, Page};
+
+use crate::ops::{AdministratorEntry, CreatedInvitation};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -209,6 +212,91 @@ impl From<&AuditRecord> for AuditView {
     }
 }
 
+/// The answer to an invite: the same fields whether or not the email already has a
+/// user. The only response that shows the setup link.
+#[derive(Serialize)]
+pub struct InvitationCreated {
+    invitation_id: String,
+    email: String,
+    role: &'static str,
+    expires_at: String,
+    setup_url: String,
+}
+
+impl std::fmt::Debug for InvitationCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitationCreated")
+            .field("invitation_id", &self.invitation_id)
+            .field("role", &self.role)
+            .field("expires_at", &self.expires_at)
+            .field("setup_url", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&CreatedInvitation> for InvitationCreated {
+    fn from(c: &CreatedInvitation) -> Self {
+        InvitationCreated {
+            invitation_id: c.invitation.id.to_string(),
+            email: c.invitation.email.clone(),
+            role: c.invitation.role(),
+            expires_at: ts(c.invitation.expires_at),
+            setup_url: c.setup_url().to_owned(),
+        }
+    }
+}
+
+/// One entry of an administrators listing: a person bound (`"type": "user"`) or a
+/// pending invitation (`"type": "invitation"`), never a code or a link.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AdministratorView {
+    /// A person bound to the owner.
+    User {
+        /// `usr_…`.
+        user_id: String,
+        /// The person's email.
+        email: String,
+        /// The person's display name (may be empty).
+        name: String,
+        /// When the binding was made.
+        since: String,
+    },
+    /// An invitation still pending.
+    Invitation {
+        /// `inv_…`.
+        invitation_id: String,
+        /// The email invited.
+        email: String,
+        /// The role it grants.
+        role: &'static str,
+        /// When it was made.
+        created_at: String,
+        /// When it stops being usable.
+        expires_at: String,
+    },
+}
+
+impl From<&AdministratorEntry> for AdministratorView {
+    fn from(e: &AdministratorEntry) -> Self {
+        match e {
+            AdministratorEntry::User(a) => AdministratorView::User {
+                user_id: a.user.id.to_string(),
+                email: a.user.email.clone(),
+                name: a.user.name.clone(),
+                since: ts(a.since),
+            },
+            AdministratorEntry::Invitation(i) => AdministratorView::Invitation {
+                invitation_id: i.id.to_string(),
+                email: i.email.clone(),
+                role: i.role(),
+                created_at: ts(i.created_at),
+                expires_at: ts(i.expires_at),
+            },
+        }
+    }
+}
+
 /// `{"items": [...], "next_cursor": ...}`.
 #[derive(Debug, Serialize)]
 pub struct ListView<V> {
@@ -222,6 +310,14 @@ impl<V> ListView<V> {
         ListView {
             items: page.items.iter().map(f).collect(),
             next_cursor: page.next_cursor.clone(),
+        }
+    }
+
+    /// A whole listing in one answer (`next_cursor` null).
+    pub fn all<T>(items: &[T], f: impl Fn(&T) -> V) -> Self {
+        ListView {
+            items: items.iter().map(f).collect(),
+            next_cursor: None,
         }
     }
 }

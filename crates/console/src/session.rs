@@ -88,24 +88,6 @@ impl Console {
 
     /// The person's principal, read fresh from the database: their bindings now.
     fn principal(&self, user: &User) -> Result<Principal, ConsoleError> {
-        // TEMPORARY until wt-admins is merged.
-        let bindings = self.store.user_bindings(&user.id)?;
-        Ok(Principal::new(
-            keypair_store::Actor::user(&user.id),
-            bindings
-                .into_iter()
-                .map(|o| match o {
-                    keypair_store::Owner::Operator => admin_api::RoleBinding::Operator,
-                    keypair_store::Owner::Account(a) => admin_api::RoleBinding::AccountAdmin(a),
-                    keypair_store::Owner::Environment {
-                        account_id,
-                        environment_id,
-                    } => admin_api::RoleBinding::EnvironmentAdmin {
-                        account_id,
-                        environment_id,
-                    },
-                })
-                .collect(),
-        ))
+        Ok(self.admin.user_principal(&user.id)?)
     }
 }

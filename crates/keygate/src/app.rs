@@ -51,6 +51,9 @@ impl Keygate {
             config.catalogue.clone(),
             config.token.max_lifetime_seconds,
             clock.clone(),
+        )
+        .with_invite_lifetime_seconds(
+            u32::try_from(config.users.invite_lifetime.whole_seconds()).unwrap_or(u32::MAX),
         );
         let admin = web::Data::new(admin);
         let console = Console::new(

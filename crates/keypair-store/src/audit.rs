@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::db::DbConnection;
-use crate::ids::{random_hex_id, AccountId, ClientId, UserId};
+use crate::ids::{random_hex_id, AccountId, ClientId, EnvironmentId, UserId};
 use crate::page::{after_cursor, Cursor, Page, PageRequest};
 use crate::schema::audit_records;
 use crate::timestamp::{from_micros, to_micros};
@@ -103,6 +103,9 @@ pub struct AuditRecord {
     pub id: String,
     /// The account the change belongs to (`None` for operator keypairs).
     pub account_id: Option<String>,
+    /// The environment the change concerns: the environment itself, one of its
+    /// keypairs, administrators or invitations (`None` otherwise).
+    pub environment_id: Option<String>,
     /// The actor (client id, user id or `system:<command>`).
     pub actor: String,
     /// The action name.
@@ -120,6 +123,7 @@ pub struct AuditRecord {
 struct AuditRow {
     id: String,
     account_id: Option<String>,
+    environment_id: Option<String>,
     actor: String,
     action: String,
     target: String,
@@ -133,6 +137,9 @@ pub(crate) struct AuditEntry<'a> {
     pub action: AuditAction,
     pub target: &'a str,
     pub account_id: Option<&'a AccountId>,
+    /// The environment the change concerns, if any: `GET /environments/{id}/audit`
+    /// lists the records that name it.
+    pub environment_id: Option<&'a EnvironmentId>,
     pub detail: String,
     pub now: OffsetDateTime,
 }
@@ -144,6 +151,7 @@ impl AuditEntry<'_> {
             .values(AuditRow {
                 id,
                 account_id: self.account_id.map(|a| a.as_str().to_owned()),
+                environment_id: self.environment_id.map(|e| e.as_str().to_owned()),
                 actor: self.actor.recorded(),
                 action: self.action.as_str().to_owned(),
                 target: self.target.to_owned(),
@@ -164,6 +172,15 @@ impl Store {
     ) -> StoreResult<Page<AuditRecord>> {
         self.read(|c| AuditRecord::list(c, account, page))
     }
+
+    /// The audit records that concern an environment, newest first.
+    pub fn list_environment_audit(
+        &self,
+        environment: &EnvironmentId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
+        self.read(|c| AuditRecord::list_environment(c, environment, page))
+    }
 }
 
 impl AuditRecord {
@@ -179,14 +196,35 @@ impl AuditRecord {
             .select(AuditRow::as_select())
             .into_boxed();
         let rows: Vec<AuditRow> = after_cursor!(query, page, a::at, a::id).load(conn)?;
+        Ok(AuditRecord::page(page, rows))
+    }
+
+    /// The audit records that concern an environment (the environment itself, its
+    /// keypairs, its administrators and invitations), newest first.
+    pub fn list_environment(
+        conn: &mut DbConnection,
+        environment: &EnvironmentId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
+        use audit_records::dsl as a;
+        let query = a::audit_records
+            .filter(a::environment_id.eq(environment.as_str()))
+            .select(AuditRow::as_select())
+            .into_boxed();
+        let rows: Vec<AuditRow> = after_cursor!(query, page, a::at, a::id).load(conn)?;
+        Ok(AuditRecord::page(page, rows))
+    }
+
+    fn page(page: &PageRequest, rows: Vec<AuditRow>) -> Page<AuditRecord> {
         let page = page.finish(rows, |r| Cursor::after(r.at, &r.id));
-        Ok(Page {
+        Page {
             items: page
                 .items
                 .into_iter()
                 .map(|r| AuditRecord {
                     id: r.id,
                     account_id: r.account_id,
+                    environment_id: r.environment_id,
                     actor: r.actor,
                     action: r.action,
                     target: r.target,
@@ -195,6 +233,6 @@ impl AuditRecord {
                 })
                 .collect(),
             next_cursor: page.next_cursor,
-        })
+        }
     }
 }

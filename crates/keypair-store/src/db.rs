@@ -447,6 +447,134 @@ mod tests {
         ));
     }
 
+    /// Records written before audit records had an environment get one from the
+    /// migration where it can still be found: an environment's own records, those of
+    /// its existing keypairs, and those of invitations to it.
+    fn the_audit_environment_migration_backfills_what_it_can(url: &DatabaseUrl) {
+        use crate::{Actor, NewKeypair, Owner, PageRequest, ScopeSet, Store};
+        let now = time::macros::datetime!(2026-12-03 12:00 UTC);
+        let sys = Actor::system("test");
+        let store = Store::open(url, &PoolSettings::default()).expect("open");
+        let a = store.create_account(&sys, "A", now).expect("account");
+        let e = store
+            .create_environment(&sys, &a.id, "E", now)
+            .expect("env");
+        let closed = store
+            .create_environment(&sys, &a.id, "C", now)
+            .expect("env");
+        let env_owner = Owner::Environment {
+            account_id: a.id.clone(),
+            environment_id: e.id.clone(),
+        };
+        let new = |owner: &Owner| NewKeypair {
+            owner: owner.clone(),
+            scopes: ScopeSet::parse_space_separated("feedback:read").expect("scopes"),
+            comment: String::new(),
+            enabled: true,
+            token_lifetime_seconds: None,
+            expires_at: None,
+            allowed_addresses: crate::AddressList::any(),
+        };
+        let (kept, _) = store
+            .create_keypair(&sys, new(&env_owner), now)
+            .expect("kp");
+        store
+            .revoke_tokens(&sys, &kept.client_id, now)
+            .expect("revoke");
+        let (gone, _) = store
+            .create_keypair(&sys, new(&env_owner), now)
+            .expect("kp");
+        store
+            .delete_keypair(&sys, &gone.client_id, now)
+            .expect("delete");
+        let (account_kp, _) = store
+            .create_keypair(&sys, new(&Owner::Account(a.id.clone())), now)
+            .expect("kp");
+        let lifetime = time::Duration::days(1);
+        let (inv, _) = store
+            .invite(&sys, "ada@example.com", &env_owner, lifetime, now)
+            .expect("invite");
+        store
+            .withdraw_invitation(&sys, &env_owner, &inv.id, now)
+            .expect("withdraw");
+        store
+            .close_environment(&sys, &closed.id, now)
+            .expect("close");
+        let targets = |store: &Store, env: &crate::EnvironmentId| {
+            let mut t: Vec<(String, String)> = store
+                .list_environment_audit(env, &PageRequest::first())
+                .expect("audit")
+                .items
+                .into_iter()
+                .map(|r| (r.action, r.target))
+                .collect();
+            t.sort();
+            t
+        };
+        let written = targets(&store, &e.id);
+        assert_eq!(written.len(), 7, "{written:?}");
+        assert!(!written
+            .iter()
+            .any(|(_, t)| t == account_kp.client_id.as_str()));
+
+        // Undo the migration (the column goes) and apply it again.
+        drop(store);
+        let mut conn = establish(url).expect("connect");
+        loop {
+            let reverted = match &mut conn {
+                DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+                DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+            }
+            .expect("revert")
+            .to_string();
+            if reverted == "20261203000006" {
+                break;
+            }
+        }
+        run_migrations(&mut conn).expect("migrate again");
+        drop(conn);
+
+        let store = Store::open(url, &PoolSettings::default()).expect("open");
+        let backfilled = targets(&store, &e.id);
+        let expected: Vec<(String, String)> = written
+            .into_iter()
+            .filter(|(_, t)| t != gone.client_id.as_str())
+            .collect();
+        assert_eq!(
+            backfilled, expected,
+            "all but the deleted keypair's records"
+        );
+        assert_eq!(
+            targets(&store, &closed.id),
+            vec![
+                ("environment.close".to_owned(), closed.id.to_string()),
+                ("environment.create".to_owned(), closed.id.to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_audit_environment_migration_backfills_what_it_can_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        the_audit_environment_migration_backfills_what_it_can(&DatabaseUrl::Sqlite(
+            dir.path().join("k.db"),
+        ));
+    }
+
+    #[cfg(feature = "test-helpers")]
+    #[test]
+    fn the_audit_environment_migration_backfills_what_it_can_postgres() {
+        let Ok(admin) = std::env::var("KEYGATE_TEST_POSTGRES_URL") else {
+            eprintln!("KEYGATE_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            return;
+        };
+        let (url, schema) = crate::testing::fresh_postgres_schema(&admin);
+        the_audit_environment_migration_backfills_what_it_can(
+            &DatabaseUrl::parse(&url).expect("url"),
+        );
+        crate::testing::drop_postgres_schema(&admin, &schema);
+    }
+
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }

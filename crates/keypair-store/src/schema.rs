@@ -67,6 +67,7 @@ diesel::table! {
         target -> Text,
         detail -> Text,
         at -> BigInt,
+        environment_id -> Nullable<Text>,
     }
 }
 

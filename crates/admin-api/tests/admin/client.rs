@@ -165,6 +165,46 @@ pub struct AuditRecord {
     pub at: String,
 }
 
+/// The answer to an invite: exactly these fields, whoever the email belongs to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    pub invitation_id: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: String,
+    pub setup_url: String,
+}
+
+/// One entry of an administrators listing.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AdministratorEntry {
+    User {
+        user_id: String,
+        email: String,
+        name: String,
+        since: String,
+    },
+    Invitation {
+        invitation_id: String,
+        email: String,
+        role: String,
+        created_at: String,
+        expires_at: String,
+    },
+}
+
+impl AdministratorEntry {
+    /// The user or invitation id.
+    pub fn id(&self) -> &str {
+        match self {
+            AdministratorEntry::User { user_id, .. } => user_id,
+            AdministratorEntry::Invitation { invitation_id, .. } => invitation_id,
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -587,6 +627,47 @@ where
     ) -> Result<List<AuditRecord>, ApiError> {
         let path = format!("/admin/v1/accounts/{account}/audit{}", page.query());
         self.expect("get", &path, None, 200).await
+    }
+
+    pub async fn env_audit(
+        &self,
+        env: &str,
+        page: &PageQuery,
+    ) -> Result<List<AuditRecord>, ApiError> {
+        let path = format!("/admin/v1/environments/{env}/audit{}", page.query());
+        self.expect("get", &path, None, 200).await
+    }
+
+    pub async fn list_accounts(&self, page: &PageQuery) -> Result<List<Account>, ApiError> {
+        let path = format!("/admin/v1/accounts{}", page.query());
+        self.expect("get", &path, None, 200).await
+    }
+
+    /// `POST /{owner}/administrators`, `owner` being `accounts/{id}` or
+    /// `environments/{id}`; the answer must not be cached.
+    pub async fn invite(&self, owner: &str, email: &str) -> Result<Invitation, ApiError> {
+        let path = format!("/admin/v1/{owner}/administrators");
+        let body = serde_json::json!({ "email": email });
+        let invitation = self.expect("post", &path, Some(body), 201).await?;
+        assert_eq!(
+            self.last_header("cache-control").as_deref(),
+            Some("no-store")
+        );
+        Ok(invitation)
+    }
+
+    /// `GET /{owner}/administrators`: the whole list (`next_cursor` is null).
+    pub async fn administrators(&self, owner: &str) -> Result<Vec<AdministratorEntry>, ApiError> {
+        let path = format!("/admin/v1/{owner}/administrators");
+        let list: List<AdministratorEntry> = self.expect("get", &path, None, 200).await?;
+        assert_eq!(list.next_cursor, None);
+        Ok(list.items)
+    }
+
+    /// `DELETE /{owner}/administrators/{id}`.
+    pub async fn remove_administrator(&self, owner: &str, id: &str) -> Result<(), ApiError> {
+        let path = format!("/admin/v1/{owner}/administrators/{id}");
+        self.expect("delete", &path, None, 204).await
     }
 }
 

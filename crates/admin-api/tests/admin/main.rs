@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod administrators;
 mod client;
 mod lifecycle;
 mod matrix;
+mod people_matrix;
 mod scenarios;
 mod status;
 

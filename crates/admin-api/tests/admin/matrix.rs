@@ -7,7 +7,7 @@ use time::Duration;
 
 use crate::{admin_app, call, keypair, send, Env};
 use keypair_store::testing::TestDb;
-use keypair_store::{Actor, KeypairPatch, Owner, Rotation};
+use keypair_store::{Acceptor, Actor, KeypairPatch, Owner, Rotation};
 
 keypair_store::on_both_backends_async! {
     authorization_matrix;
@@ -34,7 +34,9 @@ const CALLERS: [&str; 14] = [
 /// The objects a path can name; replaced with the fixture's ids.
 /// `{A}` the account, `{A1}` its environment, `{KA1}` a keypair of A1, `{KA}` an
 /// account-owned keypair of A, `{KOP}` the operator's own keypair; `{HKA1}` and `{HKA}`
-/// the hints of the older of those keypairs' two live secrets.
+/// the hints of the older of those keypairs' two live secrets; `{UA}` and `{UA1}` a
+/// person administering A and A1, `{IA}` and `{IA1}` a pending invitation to each (new
+/// for every cell: [`Fixture::fresh_administrators`]).
 struct Row {
     method: &'static str,
     pattern: &'static str,
@@ -60,6 +62,10 @@ fn patch() -> Value {
 
 fn rotation() -> Value {
     json!({"previous_secret_expires_in_seconds": 60, "end_oldest": true})
+}
+
+fn invite() -> Value {
+    json!({"email": "invitee@example.com"})
 }
 
 const MATRIX: &[Row] = &[
@@ -270,6 +276,95 @@ const MATRIX: &[Row] = &[
         body: None,
         expect: [200, 200, 404, 404, 404],
     },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/environments/{environment_id}/audit",
+        path: "/admin/v1/environments/{A1}/audit",
+        body: None,
+        expect: [200, 200, 404, 200, 404],
+    },
+    // Every administrator may list accounts; each sees those it reads (an environment
+    // administrator: none).
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts",
+        path: "/admin/v1/accounts",
+        body: None,
+        expect: [200, 200, 200, 200, 200],
+    },
+    // Administrators of an account: those who manage its children; of an environment:
+    // those who manage its keypairs. An environment administrator never reaches its
+    // account's.
+    Row {
+        method: "post",
+        pattern: "/admin/v1/accounts/{account_id}/administrators",
+        path: "/admin/v1/accounts/{A}/administrators",
+        body: Some(invite),
+        expect: [201, 201, 404, 404, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/accounts/{account_id}/administrators",
+        path: "/admin/v1/accounts/{A}/administrators",
+        body: None,
+        expect: [200, 200, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/accounts/{account_id}/administrators/{id}",
+        path: "/admin/v1/accounts/{A}/administrators/{UA}",
+        body: None,
+        expect: [204, 204, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/accounts/{account_id}/administrators/{id}",
+        path: "/admin/v1/accounts/{A}/administrators/{IA}",
+        body: None,
+        expect: [204, 204, 404, 404, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/accounts/{account_id}/administrators/{id}",
+        path: "/admin/v1/accounts/{A}/administrators/{UA1}",
+        body: None,
+        expect: [404, 404, 404, 404, 404],
+    },
+    Row {
+        method: "post",
+        pattern: "/admin/v1/environments/{environment_id}/administrators",
+        path: "/admin/v1/environments/{A1}/administrators",
+        body: Some(invite),
+        expect: [201, 201, 404, 201, 404],
+    },
+    Row {
+        method: "get",
+        pattern: "/admin/v1/environments/{environment_id}/administrators",
+        path: "/admin/v1/environments/{A1}/administrators",
+        body: None,
+        expect: [200, 200, 404, 200, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/environments/{environment_id}/administrators/{id}",
+        path: "/admin/v1/environments/{A1}/administrators/{UA1}",
+        body: None,
+        expect: [204, 204, 404, 204, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/environments/{environment_id}/administrators/{id}",
+        path: "/admin/v1/environments/{A1}/administrators/{IA1}",
+        body: None,
+        expect: [204, 204, 404, 204, 404],
+    },
+    Row {
+        method: "delete",
+        pattern: "/admin/v1/environments/{environment_id}/administrators/{id}",
+        path: "/admin/v1/environments/{A1}/administrators/{IA}",
+        body: None,
+        expect: [404, 404, 404, 404, 404],
+    },
 ];
 
 #[test]
@@ -291,6 +386,50 @@ struct Fixture {
     env: Env,
     ids: Vec<(&'static str, String)>,
     tokens: Vec<Option<String>>,
+    /// A's and A1's owners, for new administrators and invitations.
+    owners: (Owner, Owner),
+    made: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    /// New targets for `{UA}`, `{UA1}`, `{IA}` and `{IA1}`: removing an administrator
+    /// or withdrawing an invitation changes no caller's reach, so those cells share a
+    /// fixture and each gets targets of its own.
+    fn fresh_administrators(&self) -> Vec<(&'static str, String)> {
+        let s = self.env.store();
+        let now = self.env.clock().now();
+        let sys = Actor::system("test");
+        let lifetime = Duration::days(1);
+        self.made.set(self.made.get() + 1);
+        let n = self.made.get();
+        let person = |email: String, owner: &Owner| {
+            let (_, code) = s.invite(&sys, &email, owner, lifetime, now).unwrap();
+            s.accept_invitation(
+                &code,
+                &Acceptor::NewUser {
+                    name: String::new(),
+                },
+                now,
+            )
+            .unwrap()
+            .id
+            .to_string()
+        };
+        let pending = |email: String, owner: &Owner| {
+            s.invite(&sys, &email, owner, lifetime, now)
+                .unwrap()
+                .0
+                .id
+                .to_string()
+        };
+        let (acct, a1) = &self.owners;
+        vec![
+            ("{UA1}", person(format!("ua1-{n}@example.com"), a1)),
+            ("{UA}", person(format!("ua-{n}@example.com"), acct)),
+            ("{IA1}", pending(format!("ia1-{n}@example.com"), a1)),
+            ("{IA}", pending(format!("ia-{n}@example.com"), acct)),
+        ]
+    }
 }
 
 fn fixture(db: TestDb) -> Fixture {
@@ -324,8 +463,8 @@ fn fixture(db: TestDb) -> Fixture {
     let (disabled, disabled_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
     let (deleted, deleted_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
     let (revoked, revoked_s) = keypair(&s, acct.clone(), &["keygate:admin"], now);
-    let (ka1, _) = keypair(&s, a1_owner, &["feedback:read"], now);
-    let (ka, _) = keypair(&s, acct, &["feedback:read"], now);
+    let (ka1, _) = keypair(&s, a1_owner.clone(), &["feedback:read"], now);
+    let (ka, _) = keypair(&s, acct.clone(), &["feedback:read"], now);
 
     let t = |k: &keypair_store::Keypair, sec: &keypair_store::ClientSecret| {
         env.mint(k.client_id.as_str(), sec)
@@ -400,7 +539,13 @@ fn fixture(db: TestDb) -> Fixture {
         ("{HKA1}", ka1.secret_hint.clone()),
         ("{HKA}", ka.secret_hint.clone()),
     ];
-    Fixture { env, ids, tokens }
+    Fixture {
+        env,
+        ids,
+        tokens,
+        owners: (acct, a1_owner),
+        made: std::cell::Cell::new(0),
+    }
 }
 
 async fn authorization_matrix(db: TestDb) {
@@ -426,7 +571,8 @@ async fn authorization_matrix(db: TestDb) {
                 _ => 401,
             };
             let own;
-            let f = if row.method == "delete" {
+            let removes_an_administrator = row.path.contains("/administrators/");
+            let f = if row.method == "delete" && !removes_an_administrator {
                 own = fixture(spare.take().unwrap_or_else(fresh));
                 &own
             } else {
@@ -434,6 +580,11 @@ async fn authorization_matrix(db: TestDb) {
             };
             let app = admin_app!(f.env);
             let mut path = row.path.to_owned();
+            if removes_an_administrator {
+                for (k, v) in f.fresh_administrators() {
+                    path = path.replace(k, &v);
+                }
+            }
             for (k, v) in &f.ids {
                 path = path.replace(k, v);
             }

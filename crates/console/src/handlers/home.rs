@@ -62,7 +62,7 @@ fn present<T>(r: Result<T, AdminError>) -> Result<Option<T>, AdminError> {
 /// (unless listed under an account already).
 fn reach(admin: &AdminApi, me: &Principal) -> Result<(Vec<AccountEntry>, Vec<Link>), AdminError> {
     if me.bindings().contains(&RoleBinding::Operator) {
-        let accounts: Vec<keypair_store::Account> = Vec::new(); // TEMPORARY until wt-admins: all(|p| admin.list_accounts(me, p))?;
+        let accounts = all(|p| admin.list_accounts(me, p))?;
         let entries = accounts
             .iter()
             .map(|a| AccountEntry {

@@ -97,6 +97,7 @@ impl Account {
             action: AuditAction::AccountCreate,
             target: account.id.as_str(),
             account_id: Some(&account.id),
+            environment_id: None,
             detail: String::new(),
             now,
         }
@@ -113,6 +114,31 @@ impl Account {
             .optional()?
             .map(Account::from)
             .ok_or(StoreError::NotFound("account"))
+    }
+
+    /// Accounts, newest first: every account (`only: None`), or those among `only`.
+    pub fn list(
+        conn: &mut DbConnection,
+        only: Option<&[AccountId]>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Account>> {
+        use accounts::dsl as a;
+        let mut query = a::accounts.select(AccountRow::as_select()).into_boxed();
+        if let Some(ids) = only {
+            if ids.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            query = query.filter(a::id.eq_any(ids.iter().map(AccountId::as_str)));
+        }
+        let rows: Vec<AccountRow> = after_cursor!(query, page, a::created_at, a::id).load(conn)?;
+        let page = page.finish(rows, |r| Cursor::after(r.created_at, &r.id));
+        Ok(Page {
+            items: page.items.into_iter().map(Account::from).collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     /// Closes an account: deletes every keypair it or its environments own, its
@@ -138,6 +164,7 @@ impl Account {
             action: AuditAction::AccountClose,
             target: id.as_str(),
             account_id: Some(id),
+            environment_id: None,
             detail: format!("environments={envs},keypairs={keys}"),
             now,
         }
@@ -179,6 +206,7 @@ impl Environment {
             action: AuditAction::EnvironmentCreate,
             target: &row.id,
             account_id: Some(account),
+            environment_id: Some(&EnvironmentId::from_db(row.id.clone())),
             detail: String::new(),
             now,
         }
@@ -237,6 +265,7 @@ impl Environment {
             action: AuditAction::EnvironmentClose,
             target: id.as_str(),
             account_id: Some(&env.account_id),
+            environment_id: Some(id),
             detail: format!("keypairs={keys}"),
             now,
         }
@@ -260,6 +289,16 @@ impl Store {
     /// Reads an account.
     pub fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
         self.read(|c| Account::find(c, id))
+    }
+
+    /// Accounts, newest first: all of them (`only: None`), or those among `only`
+    /// ([`Account::list`]).
+    pub fn list_accounts(
+        &self,
+        only: Option<&[AccountId]>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Account>> {
+        self.read(|c| Account::list(c, only, page))
     }
 
     /// Closes an account, cascading ([`Account::close`]).

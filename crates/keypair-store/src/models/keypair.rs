@@ -219,6 +219,11 @@ fn audit_account(row: &KeypairRow) -> Option<AccountId> {
     row.account_id.clone().map(AccountId::from_db)
 }
 
+/// The audit environment of a keypair row.
+fn audit_environment(row: &KeypairRow) -> Option<EnvironmentId> {
+    row.environment_id.clone().map(EnvironmentId::from_db)
+}
+
 fn refuse_operator_scope(scopes: &ScopeSet) -> StoreResult<()> {
     if scopes.contains(OPERATOR_SCOPE) {
         return Err(StoreError::invalid(

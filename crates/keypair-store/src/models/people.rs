@@ -291,6 +291,7 @@ impl User {
             },
             target: id.as_str(),
             account_id: None,
+            environment_id: None,
             detail: String::new(),
             now,
         }
@@ -321,6 +322,7 @@ impl User {
             action: AuditAction::BindingRemove,
             target: id.as_str(),
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", role_name(owner)),
             now,
         }
@@ -486,6 +488,7 @@ impl Invitation {
             action: AuditAction::UserInvite,
             target: &row.invitation_id,
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", row.role),
             now,
         }
@@ -653,6 +656,7 @@ impl Invitation {
             action: AuditAction::InvitationAccept,
             target: inv.id.as_str(),
             account_id: inv.owner.account_id(),
+            environment_id: inv.owner.environment_id(),
             detail: format!("role={}", inv.role()),
             now,
         }
@@ -687,6 +691,7 @@ impl Invitation {
             action: AuditAction::InvitationWithdraw,
             target: id.as_str(),
             account_id: owner.account_id(),
+            environment_id: owner.environment_id(),
             detail: format!("role={}", role_name(owner)),
             now,
         }

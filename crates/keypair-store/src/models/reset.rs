@@ -96,6 +96,7 @@ impl CredentialReset {
             action: AuditAction::UserReset,
             target: user.id.as_str(),
             account_id: None,
+            environment_id: None,
             detail: format!(
                 "setup_link={},credentials_ended={ended_credentials},sessions_ended={ended_sessions}",
                 reset.id
@@ -183,6 +184,7 @@ impl CredentialReset {
             action: AuditAction::InvitationAccept,
             target: &id,
             account_id: None,
+            environment_id: None,
             detail: "role=reset".into(),
             now,
         }

@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
-use crate::ids::{AccountId, ClientId};
+use crate::ids::{AccountId, ClientId, EnvironmentId};
 use crate::models::keypair::Keypair;
 use crate::models::status::Generation;
 use crate::schema::{keypair_secrets, keypairs};
@@ -136,24 +136,33 @@ impl SecretRow {
 }
 
 /// Takes the keypair's lock (see the module documentation), stamps `updated_at`, and
-/// returns its account (for the audit record) and whether it is enabled. `NotFound`
-/// if there is no such keypair.
+/// returns its account and environment (for the audit record) and whether it is
+/// enabled. `NotFound` if there is no such keypair.
 fn lock_keypair(
     tx: &mut Tx<'_>,
     client_id: &ClientId,
     now: OffsetDateTime,
-) -> StoreResult<(Option<AccountId>, bool)> {
+) -> StoreResult<(Option<AccountId>, Option<EnvironmentId>, bool)> {
     let updated = diesel::update(keypairs::table.find(client_id.as_str()))
         .set(keypairs::updated_at.eq(to_micros(now)))
         .execute(&mut **tx)?;
     if updated == 0 {
         return Err(StoreError::NotFound("keypair"));
     }
-    let (account_id, enabled): (Option<String>, bool) = keypairs::table
-        .find(client_id.as_str())
-        .select((keypairs::account_id, keypairs::enabled))
-        .first(&mut **tx)?;
-    Ok((account_id.map(AccountId::from_db), enabled))
+    let (account_id, environment_id, enabled): (Option<String>, Option<String>, bool) =
+        keypairs::table
+            .find(client_id.as_str())
+            .select((
+                keypairs::account_id,
+                keypairs::environment_id,
+                keypairs::enabled,
+            ))
+            .first(&mut **tx)?;
+    Ok((
+        account_id.map(AccountId::from_db),
+        environment_id.map(EnvironmentId::from_db),
+        enabled,
+    ))
 }
 
 /// The live secrets after clearing the ones that ran out, newest first.
@@ -214,7 +223,7 @@ impl Keypair {
                 format!("must be between 0 and {MAX_OVERLAP_SECONDS}"),
             ));
         }
-        let (account, enabled) = lock_keypair(tx, client_id, now)?;
+        let (account, environment, enabled) = lock_keypair(tx, client_id, now)?;
         let mut live = live_secrets(tx, client_id, now)?;
         let mut ended_early = false;
         if live.len() >= MAX_LIVE_SECRETS {
@@ -275,6 +284,7 @@ impl Keypair {
             action: AuditAction::KeypairSecretRotate,
             target: client_id.as_str(),
             account_id: account.as_ref(),
+            environment_id: environment.as_ref(),
             detail: format!(
                 "previous_secret_expires_in_seconds={overlap},end_oldest={},tokens_invalidated={invalidated}",
                 rotation.end_oldest
@@ -295,7 +305,7 @@ impl Keypair {
         hint: &str,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let (account, _) = lock_keypair(tx, client_id, now)?;
+        let (account, environment, _) = lock_keypair(tx, client_id, now)?;
         let live = live_secrets(tx, client_id, now)?;
         let Some(position) = live.iter().position(|r| r.hint == hint) else {
             return Err(StoreError::NotFound("secret"));
@@ -316,6 +326,7 @@ impl Keypair {
             action: AuditAction::KeypairSecretEnd,
             target: client_id.as_str(),
             account_id: account.as_ref(),
+            environment_id: environment.as_ref(),
             detail: format!("hint={hint},tokens_invalidated={invalidated}"),
             now,
         }

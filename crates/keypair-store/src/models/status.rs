@@ -394,17 +394,18 @@ impl Generation {
             return Ok(false);
         }
         Generation::invalidate(tx, client_id, now)?;
-        let account: Option<String> = keypairs::table
+        let (account, environment): (Option<String>, Option<String>) = keypairs::table
             .find(client_id.as_str())
-            .select(keypairs::account_id)
+            .select((keypairs::account_id, keypairs::environment_id))
             .first(&mut **tx)
             .optional()?
-            .flatten();
+            .unwrap_or_default();
         AuditEntry {
             actor: &Actor::keypair(client_id),
             action: AuditAction::KeypairRevokeTokens,
             target: client_id.as_str(),
             account_id: account.map(crate::ids::AccountId::from_db).as_ref(),
+            environment_id: environment.map(crate::ids::EnvironmentId::from_db).as_ref(),
             detail: "via=revocation_endpoint".into(),
             now,
         }

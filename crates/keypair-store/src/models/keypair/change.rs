@@ -4,7 +4,9 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use super::{audit_account, refuse_operator_scope, Keypair, KeypairPatch, KeypairRow};
+use super::{
+    audit_account, audit_environment, refuse_operator_scope, Keypair, KeypairPatch, KeypairRow,
+};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::ids::ClientId;
 use crate::models::status::Generation;
@@ -148,6 +150,7 @@ impl Keypair {
             action: AuditAction::KeypairUpdate,
             target: client_id.as_str(),
             account_id: audit_account(&current).as_ref(),
+            environment_id: audit_environment(&current).as_ref(),
             detail: changed.join(","),
             now,
         }
@@ -177,6 +180,7 @@ impl Keypair {
             action: AuditAction::KeypairDelete,
             target: client_id.as_str(),
             account_id: audit_account(&current).as_ref(),
+            environment_id: audit_environment(&current).as_ref(),
             detail: String::new(),
             now,
         }
@@ -202,6 +206,7 @@ impl Keypair {
             action: AuditAction::KeypairRevokeTokens,
             target: client_id.as_str(),
             account_id: audit_account(&current).as_ref(),
+            environment_id: audit_environment(&current).as_ref(),
             detail: format!("generation_invalidated={had}"),
             now,
         }

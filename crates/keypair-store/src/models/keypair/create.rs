@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use super::change::check_expiry;
-use super::{audit_account, refuse_operator_scope, Keypair, KeypairRow, NewKeypair, Owner};
+use super::{
+    audit_account, audit_environment, refuse_operator_scope, Keypair, KeypairRow, NewKeypair, Owner,
+};
 use crate::address::AddressList;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
@@ -147,6 +149,7 @@ impl NewKeypair {
             action: AuditAction::KeypairCreate,
             target: &row.client_id,
             account_id: audit_account(&row).as_ref(),
+            environment_id: audit_environment(&row).as_ref(),
             detail: format!("scopes={},enabled={}", row.scopes, row.enabled),
             now,
         }
@@ -190,6 +193,7 @@ impl NewKeypair {
             action: AuditAction::KeypairCreate,
             target: "bulk",
             account_id: self.owner.account_id(),
+            environment_id: self.owner.environment_id(),
             detail: format!("count={}", rows.len()),
             now,
         }

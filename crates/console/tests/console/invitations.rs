@@ -11,6 +11,7 @@ keypair_store::on_both_backends_async! {
     an_existing_email_is_bound_only_when_that_person_signed_in_accepts;
     a_link_works_once_and_not_after_it_expires_or_is_withdrawn;
     a_too_short_password_is_refused_and_the_link_still_works;
+    a_reset_link_sets_a_new_password_and_grants_nothing;
 }
 
 async fn a_new_person_sets_a_password_is_signed_in_and_signs_out(db: TestDb) {
@@ -399,4 +400,90 @@ async fn a_too_short_password_is_refused_and_the_link_still_works(db: TestDb) {
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
+}
+
+async fn a_reset_link_sets_a_new_password_and_grants_nothing(db: TestDb) {
+    let env = Env::new(db);
+    let app = app!(env);
+    let acme = env.account("Acme");
+    let ada = person(
+        &app,
+        &env,
+        "ada@example.test",
+        &Owner::Account(acme.clone()),
+    )
+    .await;
+    let mut signed_in = Browser::new(&env);
+    assert_eq!(
+        signed_in
+            .sign_in(&app, "ada@example.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let (_, code) = env
+        .store()
+        .reset_user(
+            &Actor::system("test"),
+            "ada@example.test",
+            time::Duration::days(1),
+            env.now(),
+        )
+        .unwrap();
+    // The reset ended her session and her password.
+    assert_eq!(signed_in.get(&app, "/console").await.status, 303);
+    assert_eq!(
+        Browser::new(&env)
+            .sign_in(&app, "ada@example.test", PASSWORD)
+            .await
+            .status,
+        400
+    );
+
+    let mut b = Browser::new(&env);
+    assert_eq!(
+        b.get(&app, &format!("/console/setup/{}", code.expose()))
+            .await
+            .status,
+        303
+    );
+    let page = b.get(&app, "/console/setup").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .text()
+        .contains("Choose a new password for ada@example.test."));
+    assert!(page.has_label("New password") && page.has_button("Set password"));
+    let done = b
+        .post(
+            &app,
+            "/console/setup",
+            &[
+                ("csrf_token", &page.form_token("/console/setup")),
+                ("action", "set_password"),
+                ("new_password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let home = b.get(&app, "/console").await;
+    assert!(
+        home.has_link("Acme"),
+        "the same person, the same reach: {}",
+        home.body
+    );
+    assert_eq!(env.store().user_bindings(&ada).unwrap().len(), 1);
+    assert_eq!(
+        Browser::new(&env)
+            .sign_in(&app, "ada@example.test", "a brand new password")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        Browser::new(&env)
+            .get(&app, &format!("/console/setup/{}", code.expose()))
+            .await
+            .status,
+        410
+    );
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use admin_api::AdminError;
 use keypair_store::StoreError;
 
-use crate::pages::{render, ErrorPage};
+use crate::pages::{render, ErrorPage, Nav};
 
 /// What went wrong, named after what the person must do.
 #[derive(Debug, thiserror::Error)]
@@ -130,12 +130,19 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response(None)
+    }
+}
+
+impl ConsoleError {
+    /// The error's page; `nav` gives a signed-in person's pages their `Sign out`.
+    pub(crate) fn response(&self, nav: Option<Nav>) -> HttpResponse {
         if let ConsoleError::SignInRequired { next } = self {
             return crate::see_other(&crate::sign_in_href(next));
         }
         let (title, message) = self.page();
         let body = render(&ErrorPage {
-            nav: None,
+            nav,
             title,
             message,
         })

@@ -131,15 +131,21 @@ pub(crate) async fn account(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let me = Console::signed_in(&console, &req).await?;
-    let id = AccountId::parse(&path).map_err(|_| ConsoleError::NotFound)?;
+    let Ok(id) = AccountId::parse(&path) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
+    };
     let c = console.clone();
     let principal = me.principal.clone();
-    let (account, envs) = blocking(move || {
+    let found = blocking(move || {
         let account = c.admin.get_account(&principal, &id)?;
         let envs = all(|p| c.admin.list_environments(&principal, &id, p))?;
         Ok((account, envs))
     })
-    .await?;
+    .await;
+    let (account, envs) = match found {
+        Ok(found) => found,
+        Err(e) => return Ok(e.response(Some(me.nav()))),
+    };
     Ok(page(render(&AccountPage {
         nav: Some(me.nav()),
         id: account.id.as_str().to_owned(),
@@ -158,10 +164,15 @@ pub(crate) async fn environment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let me = Console::signed_in(&console, &req).await?;
-    let id = EnvironmentId::parse(&path).map_err(|_| ConsoleError::NotFound)?;
+    let Ok(id) = EnvironmentId::parse(&path) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
+    };
     let c = console.clone();
     let principal = me.principal.clone();
-    let env = blocking(move || Ok(c.admin.get_environment(&principal, &id)?)).await?;
+    let env = match blocking(move || Ok(c.admin.get_environment(&principal, &id)?)).await {
+        Ok(env) => env,
+        Err(e) => return Ok(e.response(Some(me.nav()))),
+    };
     Ok(page(render(&EnvironmentPage {
         nav: Some(me.nav()),
         id: env.id.as_str().to_owned(),

@@ -120,7 +120,7 @@ pub(crate) async fn submit(
             .throttle
             .check(&subject, address, console.clock.instant())
     {
-        tracing::info!(outcome = "throttled", %address, "console sign-in refused");
+        tracing::info!(event = "sign_in", outcome = "throttled", %address, "console sign-in refused");
         return Err(ConsoleError::Throttled {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -147,7 +147,7 @@ pub(crate) async fn submit(
     .await?;
     match outcome {
         Outcome::SignedIn(user, session) => {
-            tracing::info!(outcome = "ok", user_id = %user.id.as_str(), %address, "console sign-in");
+            tracing::info!(event = "sign_in", outcome = "ok", user_id = %user.id.as_str(), %address, "console sign-in");
             let mut resp = see_other(&next);
             resp.add_cookie(&Jar::Session.set(&console.site, session.expose()))
                 .map_err(|_| ConsoleError::Internal)?;
@@ -157,7 +157,7 @@ pub(crate) async fn submit(
             console
                 .throttle
                 .record_failure(&subject, address, console.clock.instant());
-            tracing::info!(outcome = why, %address, "console sign-in refused");
+            tracing::info!(event = "sign_in", outcome = why, %address, "console sign-in refused");
             let (token, cookie) = pre_session(&req, &console)?;
             sign_in_page(StatusCode::BAD_REQUEST, token, next, Some(REFUSED), cookie)
         }
@@ -178,7 +178,7 @@ pub(crate) async fn sign_out(
         require_token(Some(&csrf::session_token(&id)), form.get(FIELD))?;
         let c = console.clone();
         blocking(move || Ok(c.store.delete_session(&id)?)).await?;
-        tracing::info!(outcome = "signed_out", "console sign-out");
+        tracing::info!(event = "sign_out", "console sign-out");
     }
     let mut resp = see_other(&format!("{}/sign-in", crate::BASE_PATH));
     resp.add_cookie(&Jar::Session.clear(&console.site))

@@ -91,6 +91,7 @@ async fn objects_out_of_reach_are_a_404_page(db: TestDb) {
         let r = b.get(&app, &path).await;
         assert_eq!(r.status, 404, "{path}");
         assert!(r.text().contains("Not found"), "{path}");
+        assert!(r.has_button("Sign out"), "still a signed-in page: {path}");
         assert!(!r.text().contains("Staging") && !r.text().contains("Globex"));
     }
 }

@@ -14,3 +14,4 @@ mod outage;
 mod secret_rotation;
 mod status;
 mod tokens;
+mod users;

@@ -49,8 +49,9 @@ impl Keygate {
             config.token.max_lifetime_seconds,
             clock.clone(),
         )
-        // `users.invite_lifetime_seconds` once the config has it.
-        .with_invite_lifetime_seconds(admin_api::DEFAULT_INVITE_LIFETIME_SECONDS);
+        .with_invite_lifetime_seconds(
+            u32::try_from(config.users.invite_lifetime.whole_seconds()).unwrap_or(u32::MAX),
+        );
         Keygate {
             store: web::Data::new(store),
             tokens: web::Data::new(tokens),

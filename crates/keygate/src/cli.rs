@@ -30,6 +30,58 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage people (human administrators of the web console).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `keygate users ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum UsersCommand {
+    /// Invite EMAIL to administer what one of --operator, --account or --environment
+    /// names. Prints one JSON line {"invitation_id", "email", "role", "expires_at",
+    /// "setup_url"}; the setup link (<issuer>/console/setup/<code>) is shown only
+    /// here and works once, for users.invite_lifetime_seconds (default 86400). The
+    /// invitation grants nothing until accepted through it.
+    Invite(InviteArgs),
+    /// Disable the person with EMAIL: they cannot sign in, and their sessions end at
+    /// once. Prints {"user_id", "email", "disabled": true}.
+    Disable(EmailArg),
+    /// Enable the person with EMAIL again. Prints {"user_id", "email", "disabled": false}.
+    Enable(EmailArg),
+    /// End the password and every session of the person with EMAIL, and print a new
+    /// one-time setup link through which they set new credentials, as for invite
+    /// (with "role": "reset"). Their role bindings stay.
+    Reset(EmailArg),
+}
+
+/// Options of `keygate users invite`: the email and exactly one role.
+#[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("role")
+        .required(true)
+        .multiple(false)
+        .args(["operator", "account", "environment"])
+))]
+pub struct InviteArgs {
+    /// The email to invite (a label for finding the person; Keygate sends no mail).
+    pub email: String,
+    /// As an operator (everything).
+    #[arg(long)]
+    pub operator: bool,
+    /// As administrator of the account with this id (acct_...).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// As administrator of the environment with this id (env_...).
+    #[arg(long, value_name = "ID")]
+    pub environment: Option<String>,
+}
+
+/// The email of the person a `keygate users` command is about.
+#[derive(Debug, clap::Args)]
+pub struct EmailArg {
+    /// The person's email (compared case-insensitively).
+    pub email: String,
 }
 
 /// `keygate keys ...`

@@ -1,6 +1,8 @@
 //! The subcommands. Each takes the time from the clock it is given (the binary passes
 //! the system clock).
 
+pub mod users;
+
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -24,6 +26,17 @@ pub enum CommandError {
     Stdout(std::io::Error),
     #[error("{0}")]
     Keys(#[from] token_endpoint::KeyError),
+    /// Something named on the command line does not exist or is malformed.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Prints `line` as one line of JSON on standard output.
+fn print_line(line: &serde_json::Value) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(CommandError::Stdout)
 }
 
 /// Loads the key-encryption key, logging where it came from.

@@ -14,6 +14,7 @@ mod server;
 mod status;
 mod throttle;
 mod token;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use key::KeyEncryption;
 pub use layers::{env_name, DEFAULT_TOML};
 pub use log::LogFormat;
 pub use server::ServerLimits;
+pub use users::Users;
 
 /// Why the configuration could not be loaded. Each message names the key or file, and
 /// none repeats a value that may hold a secret.
@@ -71,6 +73,7 @@ struct RawConfig {
     server: server::RawServer,
     throttle: throttle::RawThrottle,
     status: status::RawStatus,
+    users: users::RawUsers,
 }
 
 /// The validated runtime configuration.
@@ -86,6 +89,8 @@ pub struct Config {
     pub signing_algorithm: SigningAlgorithm,
     pub key: KeyEncryption,
     pub server: ServerLimits,
+    /// `[users]`: setup links and password hashing.
+    pub users: Users,
 }
 
 impl Config {
@@ -128,7 +133,7 @@ impl RawConfig {
             )
         })?;
         let issuer = validate_issuer(&self.issuer).map_err(|r| invalid("issuer", r))?;
-        let (database_url, pool) = self.database.validate()?;
+        let (database_url, mut pool) = self.database.validate()?;
         let log_format = self.log.validate()?;
         let catalogue = self.scopes.validate(&issuer)?;
         let token = self.token.validate()?;
@@ -136,6 +141,8 @@ impl RawConfig {
         let server = self.server.validate()?;
         let throttle = self.throttle.validate()?;
         let status = self.status.validate()?;
+        let users = self.users.validate()?;
+        pool.password_hashing.concurrency = users.password_hash_concurrency;
         Ok(Config {
             token: token.settings(&issuer, throttle, status),
             signing_algorithm: token.algorithm,
@@ -147,6 +154,7 @@ impl RawConfig {
             catalogue,
             key,
             server,
+            users,
         })
     }
 }

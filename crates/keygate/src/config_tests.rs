@@ -221,3 +221,37 @@ fn signing_key_settings_and_the_publish_lead() {
         assert!(e.contains("key.publish_lead_seconds"), "{lead}: {e}");
     }
 }
+
+#[test]
+fn users_settings_default_and_follow_the_env_rule() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.users.invite_lifetime, time::Duration::days(1));
+    assert_eq!(c.users.password_hash_concurrency, 2);
+    assert_eq!(c.pool.password_hashing.concurrency, 2, "reaches the store");
+    let c = Config::load(
+        None,
+        env(&[
+            ("KEYGATE_USERS_INVITE_LIFETIME_SECONDS", "3600"),
+            ("KEYGATE_USERS_PASSWORD_HASH_CONCURRENCY", "4"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.users.invite_lifetime, time::Duration::hours(1));
+    assert_eq!(c.pool.password_hashing.concurrency, 4);
+    let f = file("[users]\npassword_hash_concurrency = 1\n");
+    let c = Config::load(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(c.pool.password_hashing.concurrency, 1);
+    for (key, value) in [
+        ("KEYGATE_USERS_PASSWORD_HASH_CONCURRENCY", "0"),
+        ("KEYGATE_USERS_INVITE_LIFETIME_SECONDS", "0"),
+        ("KEYGATE_USERS_INVITE_LIFETIME_SECONDS", "2592001"),
+    ] {
+        let e = Config::load(None, env(&[(key, value)]))
+            .unwrap_err()
+            .to_string();
+        let named = key
+            .trim_start_matches("KEYGATE_USERS_")
+            .to_ascii_lowercase();
+        assert!(e.contains(&format!("users.{named}")), "{key}={value}: {e}");
+    }
+}

@@ -22,10 +22,32 @@ fn main() -> ExitCode {
         cli::Command::Migrate => commands::migrate(&config),
         cli::Command::Bootstrap(args) => commands::bootstrap(&config, &args.comment, &clock),
         cli::Command::Keys(cli::KeysCommand::Rotate) => commands::rotate_keys(&config, &clock),
+        cli::Command::Users(users) => run_users(&config, users, &clock),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+fn run_users(
+    config: &config::Config,
+    command: cli::UsersCommand,
+    clock: &Clock,
+) -> Result<(), commands::CommandError> {
+    use commands::users::{self, InviteTo};
+    match command {
+        cli::UsersCommand::Invite(args) => {
+            let to = match (args.operator, args.account, args.environment) {
+                (_, Some(id), _) => InviteTo::Account(id),
+                (_, _, Some(id)) => InviteTo::Environment(id),
+                _ => InviteTo::Operator,
+            };
+            users::invite(config, &args.email, &to, clock)
+        }
+        cli::UsersCommand::Disable(a) => users::set_disabled(config, &a.email, true, clock),
+        cli::UsersCommand::Enable(a) => users::set_disabled(config, &a.email, false, clock),
+        cli::UsersCommand::Reset(a) => users::reset(config, &a.email, clock),
     }
 }
 

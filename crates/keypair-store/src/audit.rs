@@ -68,6 +68,7 @@ pub enum AuditAction {
     BindingRemove,
     UserDisable,
     UserEnable,
+    UserReset,
 }
 
 impl AuditAction {
@@ -90,6 +91,7 @@ impl AuditAction {
             AuditAction::BindingRemove => "binding.remove",
             AuditAction::UserDisable => "user.disable",
             AuditAction::UserEnable => "user.enable",
+            AuditAction::UserReset => "user.reset",
         }
     }
 }

@@ -186,6 +186,8 @@ pub struct PoolSettings {
     pub keypair_cache_ttl: Duration,
     /// Most keypairs kept in memory.
     pub keypair_cache_entries: usize,
+    /// The bound on concurrent password hashing (default: 2 at once, 1 s wait).
+    pub password_hashing: crate::PasswordHashing,
 }
 
 impl Default for PoolSettings {
@@ -195,6 +197,7 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(5),
             keypair_cache_ttl: Duration::from_secs(1),
             keypair_cache_entries: 50_000,
+            password_hashing: crate::PasswordHashing::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod error;
 mod ids;
 pub mod models;
 mod page;
+mod password;
 mod schema;
 mod scope;
 mod secret;
@@ -28,17 +29,25 @@ pub use db::{DatabaseUrl, DbConnection, PoolSettings};
 pub use error::{StoreError, StoreResult};
 pub use ids::{AccountId, ClientId, EnvironmentId, InvitationId, StatusListId, UserId};
 pub use models::account::{Account, Environment};
+pub use models::credentials::{NewCredential, SignInError, SignInRefusal};
 pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
 pub use models::people::{
     role_name, Acceptor, Administrator, Invitation, InvitationCode, PendingInvitation, Session,
     SessionId, User, MAX_EMAIL_CHARS,
 };
+pub use models::reset::CredentialReset;
 pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{
     Generation, GenerationPolicy, ListContents, StatusEntry, StatusList, TokenStatus,
 };
 pub use page::{Page, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+#[cfg(feature = "test-helpers")]
+pub use password::HashPermit;
+pub use password::{
+    Password, PasswordHash, PasswordHashing, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB,
+    ARGON2_PARALLELISM, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
+};
 pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, INTROSPECT_SCOPE, OPERATOR_SCOPE};
 pub use secret::{ClientSecret, SecretDigest, SECRET_PREFIX};
 pub use tx::{Change, Tx};
@@ -64,6 +73,8 @@ pub struct Store {
     /// Signing key rotations and status changes, of this process and (while
     /// listening) of others.
     signals: std::sync::Arc<changes::Signals>,
+    /// The bound on concurrent password hashing (`crate::password`).
+    hashing: std::sync::Arc<password::HashingGate>,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,6 +98,7 @@ impl Store {
             cache,
             url: url.clone(),
             signals: Default::default(),
+            hashing: password::HashingGate::new(&settings.password_hashing),
         })
     }
 
@@ -167,7 +179,9 @@ impl Store {
                      SELECT count(*) FROM audit_records; SELECT count(*) FROM status_lists; \
                      SELECT count(*) FROM status_entries; SELECT count(*) FROM status_version; \
                      SELECT count(*) FROM users; SELECT count(*) FROM role_bindings; \
-                     SELECT count(*) FROM invitations; SELECT count(*) FROM sessions;",
+                     SELECT count(*) FROM invitations; SELECT count(*) FROM sessions; \
+                     SELECT count(*) FROM password_credentials; \
+                     SELECT count(*) FROM credential_resets;",
                 )?;
                 Ok("ok".into())
             }

@@ -147,10 +147,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_credentials (user_id) {
+        user_id -> Text,
+        phc -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    credential_resets (reset_id) {
+        reset_id -> Text,
+        user_id -> Text,
+        code_digest -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        withdrawn_at -> Nullable<BigInt>,
+        created_by -> Text,
+    }
+}
+
 diesel::joinable!(environments -> accounts (account_id));
 diesel::joinable!(keypair_secrets -> keypairs (client_id));
 diesel::joinable!(role_bindings -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(password_credentials -> users (user_id));
+diesel::joinable!(credential_resets -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     environments,
@@ -164,5 +188,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     role_bindings,
     invitations,
-    sessions
+    sessions,
+    password_credentials,
+    credential_resets
 );

@@ -136,6 +136,12 @@ impl TestDb {
             ("invitations", "created_by", false),
             ("sessions", "id_digest", true),
             ("sessions", "user_id", false),
+            ("password_credentials", "user_id", false),
+            ("password_credentials", "phc", false),
+            ("credential_resets", "reset_id", false),
+            ("credential_resets", "user_id", false),
+            ("credential_resets", "code_digest", true),
+            ("credential_resets", "created_by", false),
         ];
         let mut conn = self.store.conn().expect("connection");
         let mut out = Vec::new();

@@ -68,6 +68,8 @@ impl RawDatabase {
             connect_timeout: Duration::from_secs(self.connect_timeout_seconds),
             keypair_cache_ttl: Duration::from_millis(self.keypair_cache_ttl_ms),
             keypair_cache_entries: self.keypair_cache_entries,
+            // Set from `[users]` (`super::users`).
+            password_hashing: Default::default(),
         };
         Ok((url, pool))
     }

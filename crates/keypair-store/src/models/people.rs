@@ -17,7 +17,9 @@ use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::{random_bytes, AccountId, EnvironmentId, InvitationId, UserId};
 use crate::models::account::{Account, Environment};
+use crate::models::credentials::NewCredential;
 use crate::models::keypair::Owner;
+use crate::models::reset::CredentialReset;
 use crate::schema::{invitations, role_bindings, sessions, users};
 use crate::timestamp::{from_micros, to_micros};
 use crate::tx::Tx;
@@ -52,7 +54,13 @@ impl InvitationCode {
         &self.0
     }
 
-    fn digest(&self) -> Vec<u8> {
+    /// A new code: 256 random bits.
+    pub(crate) fn generate() -> Self {
+        InvitationCode(random_token())
+    }
+
+    /// What is stored: the code's SHA-256 digest.
+    pub(crate) fn digest(&self) -> Vec<u8> {
         sha256(&self.0)
     }
 }
@@ -393,24 +401,46 @@ impl InvitationRow {
     }
 }
 
-/// A pending invitation found by its code.
+/// A setup link that is still pending, found by its code: an invitation, or a reset
+/// link made by `keygate users reset`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingInvitation {
-    /// The invitation.
-    pub invitation: Invitation,
-    /// The person who already has its email, if any: then only that person, signed in,
-    /// can accept it, and no credentials are set through it.
+    /// Its id (`inv_…`).
+    pub id: InvitationId,
+    /// The email it is for, as given.
+    pub email: String,
+    /// After this it cannot be accepted.
+    pub expires_at: OffsetDateTime,
+    /// The binding accepting it grants; `None` for a reset link, which grants none.
+    pub grants: Option<Owner>,
+    /// The person who already has its email, if any. For an invitation, only that
+    /// person, signed in, can accept it; for a reset link, it is the person reset.
     pub existing_user: Option<UserId>,
+    /// Whether accepting it sets credentials ([`Acceptor::NewUser`]): true for an
+    /// invitation to an email with no user yet and for a reset link; false for an
+    /// invitation to an existing person, who signs in and accepts
+    /// ([`Acceptor::SignedIn`]).
+    pub sets_credentials: bool,
+}
+
+impl PendingInvitation {
+    /// The role it grants (`operator`, `account_admin`, `environment_admin`), or
+    /// `reset` for a reset link.
+    pub fn role(&self) -> &'static str {
+        self.grants.as_ref().map_or("reset", role_name)
+    }
 }
 
 /// Who accepts an invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Acceptor {
-    /// A new person setting credentials through the link; refused when the email
-    /// already has a user.
+    /// A person setting credentials through the link: a new person (refused when the
+    /// email already has a user), or the person a reset link is for.
     NewUser {
-        /// Display name (may be empty).
+        /// Display name (may be empty). Ignored for a reset link.
         name: String,
+        /// The credential to set, stored in the same transaction.
+        credential: NewCredential,
     },
     /// A person signed in with their own credentials; refused unless the invitation's
     /// email is theirs.
@@ -433,7 +463,7 @@ impl Invitation {
             return Err(StoreError::invalid("lifetime", "must be positive"));
         }
         check_owner(tx, owner)?;
-        let code = InvitationCode(random_token());
+        let code = InvitationCode::generate();
         let row = InvitationRow {
             invitation_id: InvitationId::generate().as_str().to_owned(),
             email: email_given,
@@ -466,8 +496,9 @@ impl Invitation {
         Ok((row.into_invitation()?, code))
     }
 
-    /// The invitation with this code if it is still pending at `now` (not accepted,
-    /// not withdrawn, not expired). Does not use it up.
+    /// The invitation (or reset link, [`CredentialReset`]) with this code if it is
+    /// still pending at `now` (not accepted, not withdrawn, not expired). Does not use
+    /// it up.
     pub fn find_pending(
         conn: &mut DbConnection,
         code: &InvitationCode,
@@ -480,16 +511,24 @@ impl Invitation {
             .filter(invitations::expires_at.gt(to_micros(now)))
             .select(InvitationRow::as_select())
             .first(conn)
-            .optional()?
-            .ok_or(StoreError::NotFound("invitation"))?;
+            .optional()?;
+        let Some(row) = row else {
+            return CredentialReset::find_pending(conn, code, now)?
+                .ok_or(StoreError::NotFound("invitation"));
+        };
         let existing_user = users::table
             .filter(users::email_key.eq(&row.email_key))
             .select(users::user_id)
             .first::<String>(conn)
             .optional()?
             .map(UserId::from_db);
+        let invitation = row.into_invitation()?;
         Ok(PendingInvitation {
-            invitation: row.into_invitation()?,
+            id: invitation.id,
+            email: invitation.email,
+            expires_at: invitation.expires_at,
+            grants: Some(invitation.owner),
+            sets_credentials: existing_user.is_none(),
             existing_user,
         })
     }
@@ -498,8 +537,9 @@ impl Invitation {
     /// acceptor: a new person (created here, refused if the email already has a
     /// user) or the signed-in person whose email it is. The code is used up in the
     /// same `UPDATE` that checks it is pending, so it is accepted at most once.
-    /// Returns the person bound. Not pending, or the wrong acceptor: `NotFound` /
-    /// `Conflict`, and nothing changes.
+    /// Returns the person bound. A code that is a pending reset link instead sets the
+    /// new person's credential on the person reset ([`CredentialReset`]). Not
+    /// pending, or the wrong acceptor: `NotFound` / `Conflict`, and nothing changes.
     pub fn accept(
         tx: &mut Tx<'_>,
         code: &InvitationCode,
@@ -519,7 +559,9 @@ impl Invitation {
         .set(invitations::accepted_at.eq(Some(to_micros(now))))
         .execute(&mut **tx)?;
         if won == 0 {
-            return Err(StoreError::NotFound("invitation"));
+            // Not a pending invitation: perhaps a reset link.
+            return CredentialReset::accept(tx, code, acceptor, now)?
+                .ok_or(StoreError::NotFound("invitation"));
         }
         let row = invitations::table
             .filter(invitations::code_digest.eq(code.digest()))
@@ -554,7 +596,7 @@ impl Invitation {
         };
         let user = match (user, acceptor) {
             (Some(u), _) => u,
-            (None, Acceptor::NewUser { name }) => {
+            (None, Acceptor::NewUser { name, credential }) => {
                 let name = if name.trim().is_empty() {
                     String::new()
                 } else {
@@ -580,7 +622,9 @@ impl Invitation {
                         ) => StoreError::Conflict("this email already has a user".into()),
                         e => StoreError::Database(e),
                     })?;
-                User::from(row)
+                let user = User::from(row);
+                credential.store(tx, &user.id, now)?;
+                user
             }
             (None, Acceptor::SignedIn(_)) => {
                 return Err(StoreError::Conflict(

@@ -100,9 +100,11 @@ pub(crate) fn listening_store(db: &TestDb) -> (Store, keypair_store::ChangeListe
 mod cascades;
 mod change_tracking;
 mod concurrency;
+mod credentials;
 mod listings;
 mod objects;
 mod people;
+mod reset;
 mod secrets;
 mod signing_keys;
 mod status;

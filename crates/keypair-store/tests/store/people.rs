@@ -3,9 +3,11 @@
 //! closing an owner removes its bindings and invitations, sessions time out and end
 //! when their person is disabled, and no code or session id is stored in plaintext.
 
-use std::sync::Barrier;
+use std::sync::{Barrier, OnceLock};
 
-use keypair_store::{Acceptor, AuditRecord, InvitationCode, UserId};
+use keypair_store::{
+    Acceptor, AuditRecord, InvitationCode, NewCredential, Password, PasswordHash, UserId,
+};
 
 use crate::*;
 
@@ -27,8 +29,21 @@ fn day() -> Duration {
     Duration::days(1)
 }
 
-fn new_user() -> Acceptor {
-    Acceptor::NewUser { name: "Ada".into() }
+/// The password every person set up by these tests has.
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// Someone setting [`PASSWORD`] through a link. The hash is made once (hashing is
+/// slow on purpose) and reused: a hash is valid on any store.
+pub(crate) fn new_user(s: &Store) -> Acceptor {
+    static HASH: OnceLock<PasswordHash> = OnceLock::new();
+    let hash = HASH.get_or_init(|| {
+        s.hash_password(&Password::new(PASSWORD).expect("password"))
+            .expect("hash")
+    });
+    Acceptor::NewUser {
+        name: "Ada".into(),
+        credential: NewCredential::Password(hash.clone()),
+    }
 }
 
 fn account_owner(s: &Store) -> Owner {
@@ -55,8 +70,13 @@ fn an_invitation_is_accepted_once(db: &TestDb) {
     assert!(inv.id.as_str().starts_with("inv_"));
     // Looking at it does not use it up.
     let pending = s.find_pending_invitation(&code, t0()).expect("pending");
-    assert_eq!(pending.invitation.id, inv.id);
+    assert_eq!(pending.id, inv.id);
+    assert_eq!(pending.email, "ada@example.com");
+    assert_eq!(pending.expires_at, t0() + day());
+    assert_eq!(pending.grants, Some(owner.clone()));
+    assert_eq!(pending.role(), "account_admin");
     assert_eq!(pending.existing_user, None);
+    assert!(pending.sets_credentials, "a new person sets credentials");
     assert!(s.find_pending_invitation(&code, t0()).is_ok());
     assert_eq!(
         s.list_pending_invitations(&owner, t0())
@@ -66,7 +86,7 @@ fn an_invitation_is_accepted_once(db: &TestDb) {
     );
 
     let user = s
-        .accept_invitation(&code, &new_user(), t0())
+        .accept_invitation(&code, &new_user(s), t0())
         .expect("accept");
     assert!(user.id.as_str().starts_with("usr_"));
     assert_eq!(
@@ -87,7 +107,7 @@ fn an_invitation_is_accepted_once(db: &TestDb) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.accept_invitation(&code, &new_user(), t0()),
+        s.accept_invitation(&code, &new_user(s), t0()),
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -130,7 +150,7 @@ fn concurrent_accepts_have_one_winner(db: &TestDb) {
                 .map(|_| {
                     scope.spawn(|| {
                         start.wait();
-                        s.accept_invitation(&code, &new_user(), t0())
+                        s.accept_invitation(&code, &new_user(s), t0())
                     })
                 })
                 .collect();
@@ -177,7 +197,7 @@ fn an_invitation_expires(db: &TestDb) {
         .expect("pending")
         .is_empty());
     assert!(matches!(
-        s.accept_invitation(&code, &new_user(), t0() + day()),
+        s.accept_invitation(&code, &new_user(s), t0() + day()),
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -185,7 +205,7 @@ fn an_invitation_expires(db: &TestDb) {
         Err(StoreError::NotFound(_))
     ));
     // Before expiry it still works.
-    s.accept_invitation(&code, &new_user(), just_before)
+    s.accept_invitation(&code, &new_user(s), just_before)
         .expect("accept before expiry");
 }
 
@@ -208,7 +228,7 @@ fn a_withdrawn_invitation_cannot_be_accepted(db: &TestDb) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.accept_invitation(&code, &new_user(), t0()),
+        s.accept_invitation(&code, &new_user(s), t0()),
         Err(StoreError::NotFound(_))
     ));
     assert!(s
@@ -227,7 +247,7 @@ fn emails_match_case_insensitively(db: &TestDb) {
         .invite(&actor(), "Ada.Lovelace@Example.COM", &owner, day(), t0())
         .expect("invite");
     let ada = s
-        .accept_invitation(&code, &new_user(), t0())
+        .accept_invitation(&code, &new_user(s), t0())
         .expect("accept");
     assert_eq!(ada.email, "Ada.Lovelace@Example.COM", "kept as given");
     assert_eq!(
@@ -243,9 +263,13 @@ fn emails_match_case_insensitively(db: &TestDb) {
         .expect("invite");
     let pending = s.find_pending_invitation(&code, t0()).expect("pending");
     assert_eq!(pending.existing_user, Some(ada.id.clone()));
+    assert!(
+        !pending.sets_credentials,
+        "an existing person signs in instead"
+    );
     // No second user with the same email in other case.
     assert!(matches!(
-        s.accept_invitation(&code, &new_user(), t0()),
+        s.accept_invitation(&code, &new_user(s), t0()),
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
@@ -260,11 +284,11 @@ fn an_invitation_to_an_existing_email_binds_only_that_person(db: &TestDb) {
     let (_, code) = s
         .invite(&actor(), "bob@example.com", &first, day(), t0())
         .expect("invite");
-    let bob = s.accept_invitation(&code, &new_user(), t0()).expect("bob");
+    let bob = s.accept_invitation(&code, &new_user(s), t0()).expect("bob");
     let (_, code) = s
         .invite(&actor(), "eve@example.com", &first, day(), t0())
         .expect("invite");
-    let eve = s.accept_invitation(&code, &new_user(), t0()).expect("eve");
+    let eve = s.accept_invitation(&code, &new_user(s), t0()).expect("eve");
 
     let second = account_owner(s);
     let (_, code) = s
@@ -274,7 +298,7 @@ fn an_invitation_to_an_existing_email_binds_only_that_person(db: &TestDb) {
     assert_eq!(s.user_bindings(&bob.id).expect("b"), vec![first.clone()]);
     // Someone setting credentials through the link gets nothing.
     assert!(matches!(
-        s.accept_invitation(&code, &new_user(), t0()),
+        s.accept_invitation(&code, &new_user(s), t0()),
         Err(StoreError::Conflict(_))
     ));
     // Another signed-in person gets nothing.
@@ -316,7 +340,7 @@ fn closing_an_owner_removes_its_bindings_and_invitations(db: &TestDb) {
         .invite(&actor(), "carol@example.com", &env_owner, day(), t0())
         .expect("invite");
     let carol = s
-        .accept_invitation(&code, &new_user(), t0())
+        .accept_invitation(&code, &new_user(s), t0())
         .expect("carol");
     assert_eq!(
         carol.id,
@@ -372,7 +396,9 @@ fn removing_a_binding(db: &TestDb) {
     let (_, code) = s
         .invite(&actor(), "erin@example.com", &owner, day(), t0())
         .expect("invite");
-    let erin = s.accept_invitation(&code, &new_user(), t0()).expect("erin");
+    let erin = s
+        .accept_invitation(&code, &new_user(s), t0())
+        .expect("erin");
     s.remove_binding(&actor(), &erin.id, &owner, t0())
         .expect("remove");
     assert!(s.user_bindings(&erin.id).expect("b").is_empty());
@@ -390,7 +416,7 @@ fn signed_up(s: &Store, email: &str) -> UserId {
     let (_, code) = s
         .invite(&actor(), email, &Owner::Operator, day(), t0())
         .expect("invite");
-    s.accept_invitation(&code, &new_user(), t0())
+    s.accept_invitation(&code, &new_user(s), t0())
         .expect("accept")
         .id
 }
@@ -489,7 +515,9 @@ fn no_code_or_session_id_is_stored(db: &TestDb) {
         .invite(&actor(), "hank@example.com", &owner, day(), t0())
         .expect("invite");
     plaintexts.push(code.expose().to_owned());
-    let hank = s.accept_invitation(&code, &new_user(), t0()).expect("hank");
+    let hank = s
+        .accept_invitation(&code, &new_user(s), t0())
+        .expect("hank");
     let sid = s.create_session(&hank.id, t0()).expect("session");
     plaintexts.push(sid.expose().to_owned());
     for p in &plaintexts {

@@ -1,0 +1,168 @@
+//! People's credentials: a password (an Argon2id PHC string, `crate::password`) and,
+//! later, passkeys. Credentials are set only through a setup link (accepting an
+//! invitation as a new person, or a reset link), and checked at sign-in.
+
+use diesel::prelude::*;
+use time::OffsetDateTime;
+
+use crate::ids::UserId;
+use crate::models::people::User;
+use crate::password::{Password, PasswordHash};
+use crate::schema::password_credentials;
+use crate::timestamp::to_micros;
+use crate::tx::Tx;
+use crate::{Store, StoreError, StoreResult};
+
+/// A credential set through a setup link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewCredential {
+    /// A password, hashed by [`Store::hash_password`].
+    Password(PasswordHash),
+}
+
+impl NewCredential {
+    /// Stores the credential for `user`, replacing a password the person had.
+    pub(crate) fn store(
+        &self,
+        tx: &mut Tx<'_>,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        match self {
+            NewCredential::Password(hash) => {
+                diesel::delete(password_credentials::table.find(user.as_str()))
+                    .execute(&mut **tx)?;
+                diesel::insert_into(password_credentials::table)
+                    .values((
+                        password_credentials::user_id.eq(user.as_str()),
+                        password_credentials::phc.eq(hash.phc()),
+                        password_credentials::created_at.eq(to_micros(now)),
+                    ))
+                    .execute(&mut **tx)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deletes every credential of a person (a reset). Returns how many there were.
+pub(crate) fn delete_all(tx: &mut Tx<'_>, user: &UserId) -> StoreResult<usize> {
+    // Passkeys, when they come, are deleted here too.
+    Ok(diesel::delete(password_credentials::table.find(user.as_str())).execute(&mut **tx)?)
+}
+
+/// Why a password sign-in was refused. Reasons are for logs and audit; a person is
+/// told only that the email or password is wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// No person has this email.
+    UnknownEmail,
+    /// The password is not the person's.
+    WrongPassword,
+    /// The person has no password (never set, or ended by a reset).
+    NoPassword,
+    /// The password is right but the person is disabled.
+    Disabled,
+}
+
+impl SignInRefusal {
+    /// The reason code: `unknown_email`, `wrong_password`, `no_password`, `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInRefusal::UnknownEmail => "unknown_email",
+            SignInRefusal::WrongPassword => "wrong_password",
+            SignInRefusal::NoPassword => "no_password",
+            SignInRefusal::Disabled => "disabled",
+        }
+    }
+}
+
+/// Why [`Store::check_password`] did not return a person.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The attempt was checked and refused.
+    #[error("sign-in refused: {}", .0.as_str())]
+    Refused(SignInRefusal),
+    /// It could not be checked: the database failed, or password hashing stayed at
+    /// its concurrency bound ([`StoreError::Unavailable`], a 503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Hashes a password with Argon2id and a fresh salt, in one of the store's
+    /// bounded hashing turns ([`crate::PasswordHashing`]): when every turn stays taken
+    /// for `max_wait`, [`StoreError::Unavailable`].
+    #[tracing::instrument(skip_all)]
+    pub fn hash_password(&self, password: &Password) -> StoreResult<PasswordHash> {
+        self.hashing.hash(password)
+    }
+
+    /// Checks a sign-in: the person with `email` (compared case-insensitively) and
+    /// `password`. Every attempt runs one Argon2id verification, in a bounded turn: an
+    /// unknown email, and a person without a password, are checked against a dummy
+    /// hash with the same parameters, so they cost what a wrong password costs. A
+    /// disabled person is refused as `Disabled` only when the password is right
+    /// (otherwise `WrongPassword`). On success records `now` as the password's last
+    /// use and returns the person; the caller then makes the session.
+    #[tracing::instrument(skip_all)]
+    pub fn check_password(
+        &self,
+        email: &str,
+        password: &Password,
+        now: OffsetDateTime,
+    ) -> Result<User, SignInError> {
+        let found = self.read(|c| {
+            let user = match User::find_by_email(c, email) {
+                Ok(u) => u,
+                // Not an email at all: no person can have it.
+                Err(StoreError::NotFound(_) | StoreError::Invalid { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let phc = password_credentials::table
+                .find(user.id.as_str())
+                .select(password_credentials::phc)
+                .first::<String>(c)
+                .optional()?;
+            Ok(Some((user, phc)))
+        })?;
+        let phc = found.as_ref().and_then(|(_, p)| p.as_deref());
+        let matches = self.hashing.verify(password, phc)?;
+        let refused = |r| Err(SignInError::Refused(r));
+        match found {
+            None => refused(SignInRefusal::UnknownEmail),
+            Some((_, None)) => refused(SignInRefusal::NoPassword),
+            Some(_) if !matches => refused(SignInRefusal::WrongPassword),
+            Some((user, _)) if user.disabled => refused(SignInRefusal::Disabled),
+            Some((user, Some(phc))) => {
+                // Only if the password checked is still the person's: a reset since
+                // the read ended it.
+                let still = self.write(|tx| {
+                    Ok(diesel::update(
+                        password_credentials::table
+                            .filter(password_credentials::user_id.eq(user.id.as_str()))
+                            .filter(password_credentials::phc.eq(&phc)),
+                    )
+                    .set(password_credentials::last_used_at.eq(Some(to_micros(now))))
+                    .execute(&mut **tx)?)
+                })?;
+                if still == 0 {
+                    return refused(SignInRefusal::NoPassword);
+                }
+                Ok(user)
+            }
+        }
+    }
+
+    /// Holds one hashing turn until the permit is dropped (tests of the bound).
+    #[cfg(feature = "test-helpers")]
+    pub fn hold_password_hash_turn(&self) -> StoreResult<crate::password::HashPermit> {
+        self.hashing.acquire()
+    }
+
+    /// Callers waiting for a hashing turn right now (tests of the bound).
+    #[cfg(feature = "test-helpers")]
+    pub fn password_hash_waiters(&self) -> usize {
+        self.hashing.waiting()
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE credential_resets;
+DROP TABLE password_credentials;

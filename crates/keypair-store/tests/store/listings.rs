@@ -77,6 +77,16 @@ fn an_environment_audit_holds_what_concerns_it(db: &TestDb) {
         .create_keypair(&actor(), new_keypair(o1.clone(), &["feedback:read"]), t0())
         .expect("kp");
     disable(s, &k1.client_id);
+    let overlap = keypair_store::Rotation {
+        previous_secret_expires_in_seconds: 60,
+        end_oldest: false,
+    };
+    s.rotate_secret(&actor(), &k1.client_id, overlap, t0())
+        .expect("rotate");
+    s.end_secret(&actor(), &k1.client_id, &k1.secret_hint, t0())
+        .expect("end");
+    s.revoke_tokens(&actor(), &k1.client_id, t0())
+        .expect("revoke");
     let (k2, _) = s
         .create_keypair(&actor(), new_keypair(o2.clone(), &["feedback:read"]), t0())
         .expect("kp");
@@ -111,6 +121,9 @@ fn an_environment_audit_holds_what_concerns_it(db: &TestDb) {
         ("environment.create".to_owned(), e1.id.to_string()),
         ("keypair.create".to_owned(), k1.client_id.to_string()),
         ("keypair.update".to_owned(), k1.client_id.to_string()),
+        ("keypair.secret_rotate".to_owned(), k1.client_id.to_string()),
+        ("keypair.secret_end".to_owned(), k1.client_id.to_string()),
+        ("keypair.revoke_tokens".to_owned(), k1.client_id.to_string()),
         ("user.invite".to_owned(), inv.id.to_string()),
     ];
     expected.sort();
@@ -120,7 +133,7 @@ fn an_environment_audit_holds_what_concerns_it(db: &TestDb) {
     assert!(in_e2.iter().any(|(_, t)| t == k2.client_id.as_str()));
     // The account's trail holds all of them, and the account keypair's too.
     let account_trail = s.list_audit(&a.id, &PageRequest::first()).expect("audit");
-    assert_eq!(account_trail.items.len(), 9);
+    assert_eq!(account_trail.items.len(), 12);
     let account_kp = account_trail
         .items
         .iter()
@@ -129,7 +142,7 @@ fn an_environment_audit_holds_what_concerns_it(db: &TestDb) {
     assert_eq!(account_kp.environment_id, None);
     // Closing an environment keeps its records (and adds its close).
     s.close_environment(&actor(), &e1.id, t0()).expect("close");
-    assert_eq!(actions(&e1.id).len(), 5);
+    assert_eq!(actions(&e1.id).len(), 8);
 }
 
 fn pagination_is_complete_and_stable(db: &TestDb) {

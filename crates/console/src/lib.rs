@@ -29,7 +29,6 @@ pub const BASE_PATH: &str = "/console";
 
 /// The console's state: the store (sessions, invitations, credentials), the admin
 /// API whose operations every page goes through, the sign-in throttle and the clock.
-#[derive(Debug)]
 pub struct Console {
     store: Store,
     admin: web::Data<AdminApi>,
@@ -37,6 +36,16 @@ pub struct Console {
     site: Site,
     throttle: Throttle,
     clock: Clock,
+}
+
+impl std::fmt::Debug for Console {
+    /// The settings only: the throttle's counters are keyed by the emails of failed
+    /// sign-ins, which are not shown anywhere.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Console {

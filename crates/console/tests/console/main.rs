@@ -76,6 +76,32 @@ impl Env {
         }
     }
 
+    /// Another keygate process on the same database: its own services and memory
+    /// (throttle, caches), the same clock.
+    pub fn second_process(&self) -> keygate::Keygate {
+        let config = keygate::config::Config::load(
+            None,
+            [("KEYGATE_ISSUER".to_owned(), self.issuer.clone())],
+        )
+        .unwrap();
+        let clock = Clock::from(self.time.clone());
+        let kek = Kek::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        let keys = Arc::new(
+            Keys::load_or_create(
+                self.db.store.clone(),
+                kek,
+                KeySettings {
+                    algorithm: SigningAlgorithm::EdDSA,
+                    max_token_lifetime: time::Duration::days(1),
+                    publish_lead: time::Duration::ZERO,
+                },
+                clock.now(),
+            )
+            .unwrap(),
+        );
+        keygate::Keygate::new(&config, self.db.store.clone(), keys, clock)
+    }
+
     pub fn store(&self) -> &Store {
         &self.db.store
     }

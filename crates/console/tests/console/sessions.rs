@@ -10,6 +10,7 @@ keypair_store::on_both_backends_async! {
     sessions_end_after_the_idle_and_the_absolute_timeout;
     every_sign_in_makes_a_new_session_id;
     a_removed_binding_narrows_the_home_page_and_disabling_ends_the_session;
+    a_session_is_served_and_ended_by_every_process;
 }
 
 async fn sessions_end_after_the_idle_and_the_absolute_timeout(db: TestDb) {
@@ -182,4 +183,35 @@ async fn a_removed_binding_narrows_the_home_page_and_disabling_ends_the_session(
         303,
         "the session stays ended"
     );
+}
+
+async fn a_session_is_served_and_ended_by_every_process(db: TestDb) {
+    let env = Env::new(db);
+    let app = app!(env);
+    let other = env.second_process();
+    let other = actix_web::test::init_service(other.app()).await;
+    let acme = env.account("Acme");
+    person(&app, &env, "ada@example.test", &Owner::Account(acme)).await;
+    let mut b = Browser::new(&env);
+    assert_eq!(
+        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
+        303
+    );
+    let home = b.get(&other, "/console").await;
+    assert_eq!(home.status, 200, "the other process serves the session");
+    assert!(home.has_link("Acme"));
+    // Signed out through the other process: this one sees it at once.
+    let session = b.cookie("keygate_session").unwrap().to_owned();
+    assert_eq!(b.get(&app, "/console").await.status, 200);
+    let out = b
+        .post(
+            &other,
+            "/console/sign-out",
+            &[("csrf_token", &home.form_token("/console/sign-out"))],
+        )
+        .await;
+    assert_eq!(out.status, 303);
+    let mut stale = Browser::new(&env);
+    stale.cookies.insert("keygate_session".into(), session);
+    assert_eq!(stale.get(&app, "/console").await.status, 303);
 }

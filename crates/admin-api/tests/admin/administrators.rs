@@ -100,7 +100,7 @@ impl Lab {
                 .invite(&sys, email, owner, time::Duration::days(1), now)
                 .unwrap();
             let acceptor = match &user {
-                None => Acceptor::NewUser { name: name.into() },
+                None => crate::new_person(s, name),
                 Some(id) => Acceptor::SignedIn(id.clone()),
             };
             user = Some(s.accept_invitation(&code, &acceptor, now).unwrap().id);
@@ -199,7 +199,7 @@ async fn invite_answers_have_the_same_shape_whoever_the_email_belongs_to(db: Tes
             .store()
             .find_pending_invitation(&code_of(body["setup_url"].as_str().unwrap()), T0)
             .unwrap();
-        assert_eq!(pending.invitation.id.as_str(), id);
+        assert_eq!(pending.id.as_str(), id);
         // Known and unknown emails differ only in values that are different for every
         // invitation anyway, and in the email itself.
         let headers: BTreeSet<String> = reply.headers.iter().map(|(k, _)| k.clone()).collect();
@@ -428,9 +428,7 @@ async fn listings_show_people_and_pending_invitations_but_never_a_code(db: TestD
         .store()
         .accept_invitation(
             &code_of(&ada_inv.setup_url),
-            &Acceptor::NewUser {
-                name: "Ada L.".into(),
-            },
+            &crate::new_person(lab.store(), "Ada L."),
             accepted_at,
         )
         .unwrap();
@@ -534,7 +532,7 @@ async fn withdrawing_and_removing_take_effect_at_once_and_are_audited(db: TestDb
         .store()
         .accept_invitation(
             &code_of(&ada_inv.setup_url),
-            &Acceptor::NewUser { name: "Ada".into() },
+            &crate::new_person(lab.store(), "Ada"),
             T0,
         )
         .unwrap()
@@ -559,7 +557,7 @@ async fn withdrawing_and_removing_take_effect_at_once_and_are_audited(db: TestDb
     );
     let accepted = lab.store().accept_invitation(
         &code_of(&bob_inv.setup_url),
-        &Acceptor::NewUser { name: "Bob".into() },
+        &crate::new_person(lab.store(), "Bob"),
         T0,
     );
     assert!(

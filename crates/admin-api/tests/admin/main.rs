@@ -28,6 +28,16 @@ use token_endpoint::{Kek, KeySettings, Keys, RawRequest, SigningAlgorithm, Token
 
 pub const ISSUER: &str = "http://keygate.test";
 
+/// A new person accepting an invitation with a password (any valid one: these tests
+/// never sign in, they only need the person to exist with credentials).
+pub fn new_person(store: &Store, name: &str) -> keypair_store::Acceptor {
+    let password = keypair_store::Password::new("correct horse battery staple").unwrap();
+    keypair_store::Acceptor::NewUser {
+        name: name.into(),
+        credential: keypair_store::NewCredential::Password(store.hash_password(&password).unwrap()),
+    }
+}
+
 pub fn catalogue() -> ScopeCatalogue {
     ScopeCatalogue::new([
         ("feedback:read", "feedback-api"),

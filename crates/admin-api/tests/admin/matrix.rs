@@ -7,7 +7,7 @@ use time::Duration;
 
 use crate::{admin_app, call, keypair, send, Env};
 use keypair_store::testing::TestDb;
-use keypair_store::{Acceptor, Actor, KeypairPatch, Owner, Rotation};
+use keypair_store::{Actor, KeypairPatch, Owner, Rotation};
 
 keypair_store::on_both_backends_async! {
     authorization_matrix;
@@ -404,16 +404,10 @@ impl Fixture {
         let n = self.made.get();
         let person = |email: String, owner: &Owner| {
             let (_, code) = s.invite(&sys, &email, owner, lifetime, now).unwrap();
-            s.accept_invitation(
-                &code,
-                &Acceptor::NewUser {
-                    name: String::new(),
-                },
-                now,
-            )
-            .unwrap()
-            .id
-            .to_string()
+            s.accept_invitation(&code, &crate::new_person(s, ""), now)
+                .unwrap()
+                .id
+                .to_string()
         };
         let pending = |email: String, owner: &Owner| {
             s.invite(&sys, &email, owner, lifetime, now)

@@ -275,9 +275,7 @@ fn fixture(env: &Env, api: &AdminApi, n: &mut u32) -> Fixture {
         for owner in owners {
             let (_, code) = s.invite(&sys, &email, owner, lifetime, now).unwrap();
             let acceptor = match &user {
-                None => Acceptor::NewUser {
-                    name: who.to_owned(),
-                },
+                None => crate::new_person(s, who),
                 Some(u) => Acceptor::SignedIn(u.clone()),
             };
             user = Some(s.accept_invitation(&code, &acceptor, now).unwrap().id);

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::Server;
+use crate::support::{csrf_token, ConsoleClient, Server};
 
 /// The dispatcher target of actix-web, which reports malformed request heads.
 const DISPATCHER: &str = "actix_http::h1::dispatcher";
@@ -73,79 +73,6 @@ fn a_malformed_request_head_is_logged_at_debug_when_asked_for() {
         let log = server.log();
         assert_eq!(error_lines(&log), Vec::<&str>::new(), "{format}: {log}");
     }
-}
-
-/// A minimal browser for the console: keeps cookies by hand, follows no redirects.
-struct ConsoleClient {
-    agent: ureq::Agent,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl ConsoleClient {
-    fn new(server: &Server) -> ConsoleClient {
-        ConsoleClient {
-            agent: ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(30))
-                .redirects(0)
-                .build(),
-            base: server.base.clone(),
-            cookies: Default::default(),
-        }
-    }
-
-    fn cookie_line(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, r: &ureq::Response) {
-        for line in r.all("set-cookie") {
-            let pair = line.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    fn answer(&mut self, result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
-        let r = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("transport error: {e}"),
-        };
-        self.keep(&r);
-        (r.status(), r.into_string().unwrap_or_default())
-    }
-
-    fn get(&mut self, path: &str) -> (u16, String) {
-        let req = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .set("cookie", &self.cookie_line());
-        self.answer(req.call())
-    }
-
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let req = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .set("cookie", &self.cookie_line())
-            .set("origin", &self.base);
-        self.answer(req.send_form(fields))
-    }
-}
-
-fn csrf_token(page: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod cli;
+mod console;
 mod feedback_api;
 mod hardening;
 mod logging;

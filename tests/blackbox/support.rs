@@ -144,3 +144,97 @@ pub fn call(req: ureq::Request) -> (u16, String) {
         Err(e) => panic!("transport error: {e}"),
     }
 }
+
+/// A minimal browser for the console: keeps cookies by hand, follows no redirects.
+pub struct ConsoleClient {
+    agent: ureq::Agent,
+    /// Where requests go.
+    base: String,
+    /// The issuer the console is served as: the `Origin` of every post, and (when it
+    /// differs from `base`) the `Host` of every request, as a load balancer in front of
+    /// several processes would pass it on.
+    issuer: String,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl ConsoleClient {
+    pub fn new(server: &Server) -> ConsoleClient {
+        ConsoleClient::as_issuer(server, &server.base)
+    }
+
+    /// A browser talking to `server` for the console served as `issuer`.
+    pub fn as_issuer(server: &Server, issuer: &str) -> ConsoleClient {
+        ConsoleClient {
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .redirects(0)
+                .build(),
+            base: server.base.clone(),
+            issuer: issuer.to_owned(),
+            cookies: Default::default(),
+        }
+    }
+
+    /// The same browser (its cookies) pointed at another process.
+    pub fn switch_to(&mut self, server: &Server) {
+        self.base = server.base.clone();
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        let req = self
+            .agent
+            .request(method, &format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_line());
+        match self.issuer.split_once("://") {
+            Some((_, host)) if self.issuer != self.base => req.set("host", host),
+            _ => req,
+        }
+    }
+
+    fn cookie_line(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &ureq::Response) {
+        for line in r.all("set-cookie") {
+            let pair = line.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn answer(&mut self, result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
+        let r = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        self.keep(&r);
+        (r.status(), r.into_string().unwrap_or_default())
+    }
+
+    pub fn get(&mut self, path: &str) -> (u16, String) {
+        let req = self.request("GET", path);
+        self.answer(req.call())
+    }
+
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let req = self.request("POST", path).set("origin", &self.issuer);
+        self.answer(req.send_form(fields))
+    }
+}
+
+/// The CSRF token a console form carries.
+pub fn csrf_token(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}

@@ -2,7 +2,7 @@
 //! runs on the blocking pool (hashing and checking cost an Argon2id computation each).
 
 use keypair_store::{
-    Acceptor, NewCredential, Password, PendingInvitation, SignInError, Store, User,
+    Acceptor, NewCredential, Password, PendingInvitation, SessionId, SignInError, Store, User,
 };
 use time::OffsetDateTime;
 
@@ -11,15 +11,16 @@ use crate::error::ConsoleError;
 /// How a password sign-in went.
 #[derive(Debug)]
 pub(crate) enum Checked {
-    /// The email's person, with this password, not disabled.
-    SignedIn(User),
+    /// The email's person, with this password, not disabled, and their new session.
+    SignedIn(User, SessionId),
     /// Refused; the reason code is for the log only.
     Refused(&'static str),
 }
 
-/// Checks `typed` as `email`'s password. A password no rule allows is nobody's: it is
-/// refused as a wrong one.
-pub(crate) fn check_password(
+/// Checks `typed` as `email`'s password and, if it is right, makes a new session in
+/// the same transaction that finds the password still the person's. A password no rule
+/// allows is nobody's: it is refused as a wrong one.
+pub(crate) fn sign_in(
     store: &Store,
     email: &str,
     typed: &str,
@@ -28,8 +29,8 @@ pub(crate) fn check_password(
     let Ok(password) = Password::new(typed) else {
         return Ok(Checked::Refused("wrong_password"));
     };
-    match store.check_password(email, &password, now) {
-        Ok(user) => Ok(Checked::SignedIn(user)),
+    match store.sign_in_with_password(email, &password, now) {
+        Ok((user, session)) => Ok(Checked::SignedIn(user, session)),
         Err(SignInError::Refused(why)) => Ok(Checked::Refused(why.as_str())),
         Err(SignInError::Store(e)) => Err(e.into()),
     }

@@ -9,7 +9,7 @@
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keypair_store::{SessionId, StoreError, User};
+use keypair_store::{SessionId, User};
 use throttle::RetryAfter;
 
 use super::{require_same_origin, require_token};
@@ -130,19 +130,16 @@ pub(crate) async fn submit(
     let c = console.clone();
     let outcome = blocking(move || {
         let now = c.clock.now();
-        let user = match credentials::check_password(&c.store, &email, &typed, now)? {
-            Checked::SignedIn(user) => user,
+        // The old session ends only once the new one exists (a refused attempt keeps
+        // the session the browser had).
+        let outcome = match credentials::sign_in(&c.store, &email, &typed, now)? {
+            Checked::SignedIn(user, id) => Outcome::SignedIn(user, id),
             Checked::Refused(why) => return Ok(Outcome::Refused(why)),
         };
         if let Some(old) = old_session {
             c.store.delete_session(&SessionId::from_presented(&old))?;
         }
-        match c.store.create_session(&user.id, now) {
-            Ok(id) => Ok(Outcome::SignedIn(user, id)),
-            // Disabled between the check and the session.
-            Err(StoreError::Conflict(_)) => Ok(Outcome::Refused("disabled")),
-            Err(e) => Err(e.into()),
-        }
+        Ok(outcome)
     })
     .await?;
     match outcome {

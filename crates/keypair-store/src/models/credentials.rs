@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::ids::UserId;
-use crate::models::people::User;
+use crate::models::people::{Session, SessionId, User};
 use crate::password::{Password, PasswordHash};
 use crate::schema::password_credentials;
 use crate::timestamp::to_micros;
@@ -104,7 +104,7 @@ impl Store {
     /// hash with the same parameters, so they cost what a wrong password costs. A
     /// disabled person is refused as `Disabled` only when the password is right
     /// (otherwise `WrongPassword`). On success records `now` as the password's last
-    /// use and returns the person; the caller then makes the session.
+    /// use and returns the person.
     #[tracing::instrument(skip_all)]
     pub fn check_password(
         &self,
@@ -112,6 +112,42 @@ impl Store {
         password: &Password,
         now: OffsetDateTime,
     ) -> Result<User, SignInError> {
+        self.check_password_then(email, password, now, |_, _| Ok(()))
+            .map(|(user, ())| user)
+    }
+
+    /// [`Store::check_password`], then a new session for the person, in the same
+    /// transaction that finds the checked password still theirs: a reset or a disable
+    /// that lands while the hash is verified leaves no session behind (`NoPassword`,
+    /// `Disabled`).
+    #[tracing::instrument(skip_all)]
+    pub fn sign_in_with_password(
+        &self,
+        email: &str,
+        password: &Password,
+        now: OffsetDateTime,
+    ) -> Result<(User, SessionId), SignInError> {
+        let (user, session) = self.check_password_then(email, password, now, |tx, user| {
+            match Session::create(tx, &user.id, now) {
+                Err(StoreError::Conflict(_)) => Ok(None),
+                other => other.map(Some),
+            }
+        })?;
+        match session {
+            Some(id) => Ok((user, id)),
+            None => Err(SignInError::Refused(SignInRefusal::Disabled)),
+        }
+    }
+
+    /// The check, then `then` in the transaction that confirms the checked hash is
+    /// still the stored one (the hash itself is verified outside any transaction).
+    fn check_password_then<T>(
+        &self,
+        email: &str,
+        password: &Password,
+        now: OffsetDateTime,
+        then: impl Fn(&mut Tx<'_>, &User) -> StoreResult<T>,
+    ) -> Result<(User, T), SignInError> {
         let found = self.read(|c| {
             let user = match User::find_by_email(c, email) {
                 Ok(u) => u,
@@ -137,19 +173,23 @@ impl Store {
             Some((user, Some(phc))) => {
                 // Only if the password checked is still the person's: a reset since
                 // the read ended it.
-                let still = self.write(|tx| {
-                    Ok(diesel::update(
+                let outcome = self.write(|tx| {
+                    let still = diesel::update(
                         password_credentials::table
                             .filter(password_credentials::user_id.eq(user.id.as_str()))
                             .filter(password_credentials::phc.eq(&phc)),
                     )
                     .set(password_credentials::last_used_at.eq(Some(to_micros(now))))
-                    .execute(&mut **tx)?)
+                    .execute(&mut **tx)?;
+                    if still == 0 {
+                        return Ok(None);
+                    }
+                    then(tx, &user).map(Some)
                 })?;
-                if still == 0 {
-                    return refused(SignInRefusal::NoPassword);
+                match outcome {
+                    Some(t) => Ok((user, t)),
+                    None => refused(SignInRefusal::NoPassword),
                 }
-                Ok(user)
             }
         }
     }

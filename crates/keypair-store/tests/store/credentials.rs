@@ -23,6 +23,7 @@ keypair_store::on_both_backends! {
     a_refused_accept_stores_no_credential;
     hashing_is_bounded;
     a_waiting_hash_runs_when_a_turn_frees;
+    a_sign_in_makes_a_session_only_while_the_password_is_still_theirs;
 }
 
 fn day() -> Duration {
@@ -333,4 +334,70 @@ fn passwords_are_12_to_1024_characters_after_normalisation() {
     // Debug never shows it.
     let p = Password::new("correct horse battery staple").expect("valid");
     assert!(!format!("{p:?}").contains("horse"));
+}
+
+/// Waits (bounded) until a password check is queued behind a held hashing turn.
+fn until_queued(s: &Store) {
+    let mut polls = 0;
+    while s.password_hash_waiters() == 0 {
+        polls += 1;
+        assert!(polls < 10_000, "the check never queued");
+        std::thread::park_timeout(std::time::Duration::from_millis(1));
+    }
+}
+
+fn a_sign_in_makes_a_session_only_while_the_password_is_still_theirs(db: &TestDb) {
+    let s = bounded_store(db, 1, std::time::Duration::from_secs(600));
+    let ada = set_up(&s, "ada@example.com", &new_user(&s));
+    // Plainly: the right password gives a session the store finds.
+    let (me, session) = s
+        .sign_in_with_password("ada@example.com", &pw(PASSWORD), t0())
+        .expect("signs in");
+    assert_eq!(me.id, ada.id);
+    let found = s
+        .find_session(&session, t0(), Duration::hours(1), Duration::hours(12))
+        .expect("read");
+    assert_eq!(found.map(|f| f.user.id), Some(ada.id.clone()));
+    assert_eq!(s.delete_user_sessions(&ada.id).expect("end"), 1);
+
+    // A reset lands after the stored hash was read and before it is verified: the
+    // verification still matches the old hash, but no session is made.
+    let held = s.hold_password_hash_turn().expect("the only turn");
+    std::thread::scope(|scope| {
+        let signing_in =
+            scope.spawn(|| s.sign_in_with_password("ada@example.com", &pw(PASSWORD), t0()));
+        until_queued(&s);
+        s.reset_user(&actor(), "ada@example.com", day(), t0())
+            .expect("reset");
+        drop(held);
+        match signing_in.join().expect("thread") {
+            Err(SignInError::Refused(SignInRefusal::NoPassword)) => {}
+            other => panic!("expected NoPassword, got {other:?}"),
+        }
+    });
+    assert_eq!(
+        s.delete_user_sessions(&ada.id).expect("end"),
+        0,
+        "no session"
+    );
+
+    // The same with a disable instead: refused as disabled, no session.
+    let bo = set_up(&s, "bo@example.com", &new_user(&s));
+    let held = s.hold_password_hash_turn().expect("the only turn");
+    std::thread::scope(|scope| {
+        let signing_in =
+            scope.spawn(|| s.sign_in_with_password("bo@example.com", &pw(PASSWORD), t0()));
+        until_queued(&s);
+        s.disable_user(&actor(), &bo.id, t0()).expect("disable");
+        drop(held);
+        match signing_in.join().expect("thread") {
+            Err(SignInError::Refused(SignInRefusal::Disabled)) => {}
+            other => panic!("expected Disabled, got {other:?}"),
+        }
+    });
+    assert_eq!(
+        s.delete_user_sessions(&bo.id).expect("end"),
+        0,
+        "no session"
+    );
 }

@@ -188,6 +188,9 @@ pub struct PoolSettings {
     pub keypair_cache_entries: usize,
     /// The bound on concurrent password hashing (default: 2 at once, 1 s wait).
     pub password_hashing: crate::PasswordHashing,
+    /// Most passkey ceremonies waiting for an answer at once, across every process
+    /// (default [`crate::DEFAULT_MAX_PASSKEY_CEREMONIES`]).
+    pub max_passkey_ceremonies: u32,
 }
 
 impl Default for PoolSettings {
@@ -198,6 +201,7 @@ impl Default for PoolSettings {
             keypair_cache_ttl: Duration::from_secs(1),
             keypair_cache_entries: 50_000,
             password_hashing: crate::PasswordHashing::default(),
+            max_passkey_ceremonies: crate::DEFAULT_MAX_PASSKEY_CEREMONIES,
         }
     }
 }

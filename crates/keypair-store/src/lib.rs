@@ -11,6 +11,7 @@ mod ids;
 pub mod models;
 mod page;
 mod password;
+mod random_secret;
 mod schema;
 mod scope;
 mod secret;
@@ -31,11 +32,16 @@ pub use ids::{AccountId, ClientId, EnvironmentId, InvitationId, StatusListId, Us
 pub use models::account::{Account, Environment};
 pub use models::credentials::{NewCredential, SignInError, SignInRefusal};
 pub use models::keypair::{Keypair, KeypairPatch, NewKeypair, Owner};
+pub use models::passkeys::{
+    Ceremony, CeremonyPurpose, NewPasskey, StoredPasskey, DEFAULT_MAX_PASSKEY_CEREMONIES,
+    MAX_CREDENTIAL_ID_BYTES,
+};
 pub use models::people::{
     role_name, Acceptor, Administrator, Invitation, InvitationCode, PendingInvitation, Session,
     SessionId, User, MAX_EMAIL_CHARS,
 };
 pub use models::reset::CredentialReset;
+pub use random_secret::{CeremonyId, RandomSecret, SecretKind};
 pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{
@@ -75,6 +81,8 @@ pub struct Store {
     signals: std::sync::Arc<changes::Signals>,
     /// The bound on concurrent password hashing (`crate::password`).
     hashing: std::sync::Arc<password::HashingGate>,
+    /// The bound on passkey ceremonies waiting at once (`models::passkeys`).
+    max_passkey_ceremonies: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,6 +107,7 @@ impl Store {
             url: url.clone(),
             signals: Default::default(),
             hashing: password::HashingGate::new(&settings.password_hashing),
+            max_passkey_ceremonies: i64::from(settings.max_passkey_ceremonies),
         })
     }
 

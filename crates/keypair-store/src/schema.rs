@@ -172,7 +172,29 @@ diesel::table! {
 diesel::joinable!(environments -> accounts (account_id));
 diesel::joinable!(keypair_secrets -> keypairs (client_id));
 diesel::joinable!(role_bindings -> users (user_id));
+diesel::table! {
+    passkey_credentials (credential_id) {
+        credential_id -> Binary,
+        user_id -> Text,
+        user_handle -> Text,
+        passkey -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkey_ceremonies (id_digest) {
+        id_digest -> Binary,
+        purpose -> Text,
+        state -> Text,
+        user_handle -> Nullable<Text>,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(passkey_credentials -> users (user_id));
 diesel::joinable!(password_credentials -> users (user_id));
 diesel::joinable!(credential_resets -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -190,5 +212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     sessions,
     password_credentials,
-    credential_resets
+    credential_resets,
+    passkey_credentials,
+    passkey_ceremonies
 );

@@ -70,6 +70,7 @@ impl RawDatabase {
             keypair_cache_entries: self.keypair_cache_entries,
             // Set from `[users]` (`super::users`).
             password_hashing: Default::default(),
+            max_passkey_ceremonies: keypair_store::DEFAULT_MAX_PASSKEY_CEREMONIES,
         };
         Ok((url, pool))
     }

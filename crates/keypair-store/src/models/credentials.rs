@@ -1,11 +1,12 @@
-//! People's credentials: a password (an Argon2id PHC string, `crate::password`) and,
-//! later, passkeys. Credentials are set only through a setup link (accepting an
+//! People's credentials: a password (an Argon2id PHC string, `crate::password`) and
+//! any number of passkeys (`crate::models::passkeys`). Credentials are set only through a setup link (accepting an
 //! invitation as a new person, or a reset link), and checked at sign-in.
 
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::ids::UserId;
+use crate::models::passkeys::{self, NewPasskey};
 use crate::models::people::{Session, SessionId, User};
 use crate::password::{Password, PasswordHash};
 use crate::schema::password_credentials;
@@ -18,6 +19,8 @@ use crate::{Store, StoreError, StoreResult};
 pub enum NewCredential {
     /// A password, hashed by [`Store::hash_password`].
     Password(PasswordHash),
+    /// A passkey, registered through the WebAuthn ceremony.
+    Passkey(NewPasskey),
 }
 
 impl NewCredential {
@@ -40,6 +43,7 @@ impl NewCredential {
                     ))
                     .execute(&mut **tx)?;
             }
+            NewCredential::Passkey(passkey) => passkey.store(tx, user, now)?,
         }
         Ok(())
     }
@@ -47,8 +51,9 @@ impl NewCredential {
 
 /// Deletes every credential of a person (a reset). Returns how many there were.
 pub(crate) fn delete_all(tx: &mut Tx<'_>, user: &UserId) -> StoreResult<usize> {
-    // Passkeys, when they come, are deleted here too.
-    Ok(diesel::delete(password_credentials::table.find(user.as_str())).execute(&mut **tx)?)
+    let passwords =
+        diesel::delete(password_credentials::table.find(user.as_str())).execute(&mut **tx)?;
+    Ok(passwords + passkeys::delete_all(tx, user)?)
 }
 
 /// Why a password sign-in was refused. Reasons are for logs and audit; a person is
@@ -61,18 +66,26 @@ pub enum SignInRefusal {
     WrongPassword,
     /// The person has no password (never set, or ended by a reset).
     NoPassword,
-    /// The password is right but the person is disabled.
+    /// The password (or passkey) is right but the person is disabled.
     Disabled,
+    /// The passkey is not (or no longer) registered to anyone.
+    UnknownCredential,
+    /// The passkey's answer did not verify (wrong signature, challenge, origin, a
+    /// counter gone backwards, or a malformed answer).
+    PasskeyNotVerified,
 }
 
 impl SignInRefusal {
-    /// The reason code: `unknown_email`, `wrong_password`, `no_password`, `disabled`.
+    /// The reason code: `unknown_email`, `wrong_password`, `no_password`, `disabled`,
+    /// `unknown_credential`, `passkey_not_verified`.
     pub fn as_str(self) -> &'static str {
         match self {
             SignInRefusal::UnknownEmail => "unknown_email",
             SignInRefusal::WrongPassword => "wrong_password",
             SignInRefusal::NoPassword => "no_password",
             SignInRefusal::Disabled => "disabled",
+            SignInRefusal::UnknownCredential => "unknown_credential",
+            SignInRefusal::PasskeyNotVerified => "passkey_not_verified",
         }
     }
 }

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod credentials;
 pub mod keypair;
+pub mod passkeys;
 pub mod people;
 pub mod reset;
 pub mod secrets;

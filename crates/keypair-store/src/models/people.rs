@@ -7,19 +7,17 @@
 //! wins. Sessions are keyed by the SHA-256 digest of a 256-bit random id, so neither a
 //! code nor a session id can be read back from the database.
 
-use std::fmt;
-
 use diesel::prelude::*;
-use ring::digest::{digest, SHA256};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
-use crate::ids::{random_bytes, AccountId, EnvironmentId, InvitationId, UserId};
+use crate::ids::{AccountId, EnvironmentId, InvitationId, UserId};
 use crate::models::account::{Account, Environment};
 use crate::models::credentials::NewCredential;
 use crate::models::keypair::Owner;
 use crate::models::reset::CredentialReset;
+pub use crate::random_secret::{InvitationCode, SessionId};
 use crate::schema::{invitations, role_bindings, sessions, users};
 use crate::timestamp::{from_micros, to_micros};
 use crate::tx::Tx;
@@ -27,76 +25,6 @@ use crate::{validate, Store, StoreError, StoreResult};
 
 /// Longest email address accepted, in characters.
 pub const MAX_EMAIL_CHARS: usize = 254;
-
-/// 256 random bits as 64 lowercase hex digits.
-fn random_token() -> String {
-    let bytes: [u8; 32] = random_bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256(s: &str) -> Vec<u8> {
-    digest(&SHA256, s.as_bytes()).as_ref().to_vec()
-}
-
-/// An invitation's one-time code (256 random bits). Shown once, in the setup link;
-/// only its digest is stored. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct InvitationCode(String);
-
-impl InvitationCode {
-    /// A code as presented (from a link or a cookie).
-    pub fn from_presented(s: &str) -> Self {
-        InvitationCode(s.to_owned())
-    }
-
-    /// The code, for the setup link.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// A new code: 256 random bits.
-    pub(crate) fn generate() -> Self {
-        InvitationCode(random_token())
-    }
-
-    /// What is stored: the code's SHA-256 digest.
-    pub(crate) fn digest(&self) -> Vec<u8> {
-        sha256(&self.0)
-    }
-}
-
-impl fmt::Debug for InvitationCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InvitationCode(…)")
-    }
-}
-
-/// A console session's id (256 random bits), the cookie's value; only its digest is
-/// stored. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// A session id as presented (from a cookie).
-    pub fn from_presented(s: &str) -> Self {
-        SessionId(s.to_owned())
-    }
-
-    /// The id, for the cookie.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn digest(&self) -> Vec<u8> {
-        sha256(&self.0)
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionId(…)")
-    }
-}
 
 /// An email as given (trimmed) and its lowercase key for case-insensitive matching.
 fn email(value: &str) -> StoreResult<(String, String)> {
@@ -761,7 +689,7 @@ impl Session {
         if User::find(tx, user)?.disabled {
             return Err(StoreError::Conflict("user disabled".into()));
         }
-        let id = SessionId(random_token());
+        let id = SessionId::generate();
         diesel::insert_into(sessions::table)
             .values((
                 sessions::id_digest.eq(id.digest()),

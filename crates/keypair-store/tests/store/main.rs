@@ -103,6 +103,7 @@ mod concurrency;
 mod credentials;
 mod listings;
 mod objects;
+mod passkeys;
 mod people;
 mod reset;
 mod secrets;

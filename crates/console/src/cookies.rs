@@ -1,4 +1,4 @@
-//! The console's cookies. All three have the session cookie's flags: `HttpOnly`,
+//! The console's cookies. All four have the session cookie's flags: `HttpOnly`,
 //! `SameSite=Lax`, `Path=/`, and with an https issuer `Secure` and the `__Host-`
 //! prefix (which browsers accept only from a secure origin, for the exact host, never
 //! set by a sibling domain).
@@ -20,6 +20,9 @@ pub(crate) enum Jar {
     Setup,
     /// The random value the pre-session CSRF token is derived from (`keygate_csrf`).
     PreSession,
+    /// A passkey ceremony's id between the challenge and its answer
+    /// (`keygate_passkey`), for as long as the challenge may be answered.
+    Ceremony,
 }
 
 /// How long the setup cookie lives: enough to set a password, or to sign in first.
@@ -31,6 +34,7 @@ impl Jar {
             Jar::Session => "keygate_session",
             Jar::Setup => "keygate_setup",
             Jar::PreSession => "keygate_csrf",
+            Jar::Ceremony => "keygate_passkey",
         }
     }
 
@@ -53,8 +57,10 @@ impl Jar {
     /// A cookie holding `value`.
     pub(crate) fn set(self, site: &Site, value: &str) -> Cookie<'static> {
         let mut c = self.base(site, value.to_owned());
-        if self == Jar::Setup {
-            c.set_max_age(SETUP_COOKIE_LIFETIME);
+        match self {
+            Jar::Setup => c.set_max_age(SETUP_COOKIE_LIFETIME),
+            Jar::Ceremony => c.set_max_age(crate::passkeys::CEREMONY_LIFETIME),
+            Jar::Session | Jar::PreSession => {}
         }
         c
     }

@@ -32,6 +32,13 @@ pub(crate) enum ConsoleError {
     /// A malformed request.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A passkey's answer was not accepted (not verified, unknown, or its person
+    /// cannot sign in). The reason is for the log only.
+    #[error("passkey refused")]
+    PasskeyRefused,
+    /// No passkey ceremony to answer: none begun, already answered, or expired.
+    #[error("no passkey ceremony in progress")]
+    PasskeyExpired,
     /// Too many failed sign-ins.
     #[error("too many failed sign-ins")]
     Throttled { retry_after_secs: u64 },
@@ -101,6 +108,14 @@ impl ConsoleError {
                 "This invitation is for another person: nothing was changed. Whoever the invitation names must sign in with their own credentials to accept it.",
             ),
             ConsoleError::BadRequest(why) => ("Bad request", why),
+            ConsoleError::PasskeyRefused => (
+                "Passkey not accepted",
+                "That passkey was not accepted. Try again, or sign in another way.",
+            ),
+            ConsoleError::PasskeyExpired => (
+                "Passkey request expired",
+                "The passkey request expired or was already answered. Try again.",
+            ),
             ConsoleError::Throttled { .. } => (
                 "Too many failed sign-ins",
                 "Too many sign-ins failed. Wait a while, then try again.",
@@ -121,7 +136,10 @@ impl ResponseError for ConsoleError {
             ConsoleError::Forbidden => StatusCode::FORBIDDEN,
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
             ConsoleError::InvitationGone => StatusCode::GONE,
-            ConsoleError::NoInvitation | ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::NoInvitation
+            | ConsoleError::BadRequest(_)
+            | ConsoleError::PasskeyRefused
+            | ConsoleError::PasskeyExpired => StatusCode::BAD_REQUEST,
             ConsoleError::InvitationRefused => StatusCode::CONFLICT,
             ConsoleError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -161,5 +179,61 @@ impl ConsoleError {
             _ => {}
         }
         resp.body(body)
+    }
+}
+
+/// A console error answered as JSON, for the requests the console's script makes
+/// (passkey ceremonies): `{"error": code, "message": text}`, with the status the HTML
+/// page would have (401 instead of a redirect to sign in).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(crate) struct JsonError(#[from] pub(crate) ConsoleError);
+
+impl JsonError {
+    fn code(&self) -> &'static str {
+        match &self.0 {
+            ConsoleError::SignInRequired { .. } => "sign_in_required",
+            ConsoleError::Forbidden => "forbidden",
+            ConsoleError::NotFound => "not_found",
+            ConsoleError::InvitationGone => "invitation_gone",
+            ConsoleError::NoInvitation => "no_invitation",
+            ConsoleError::InvitationRefused => "invitation_refused",
+            ConsoleError::BadRequest(_) => "bad_request",
+            ConsoleError::PasskeyRefused => "passkey_refused",
+            ConsoleError::PasskeyExpired => "passkey_expired",
+            ConsoleError::Throttled { .. } => "throttled",
+            ConsoleError::Unavailable => "unavailable",
+            ConsoleError::Internal => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for JsonError {
+    fn from(e: StoreError) -> Self {
+        JsonError(e.into())
+    }
+}
+
+impl ResponseError for JsonError {
+    fn status_code(&self) -> StatusCode {
+        match self.0 {
+            ConsoleError::SignInRequired { .. } => StatusCode::UNAUTHORIZED,
+            ref e => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (_, message) = self.0.page();
+        let mut resp = HttpResponse::build(self.status_code());
+        match self.0 {
+            ConsoleError::Throttled { retry_after_secs } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ConsoleError::Unavailable => {
+                resp.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.to_string()));
+            }
+            _ => {}
+        }
+        resp.json(serde_json::json!({ "error": self.code(), "message": message }))
     }
 }

@@ -8,6 +8,7 @@ mod form;
 mod handlers;
 mod headers;
 mod pages;
+mod passkeys;
 mod session;
 mod settings;
 
@@ -36,6 +37,8 @@ pub struct Console {
     site: Site,
     throttle: Throttle,
     clock: Clock,
+    /// The WebAuthn relying party, where the issuer allows passkeys.
+    passkeys: Option<passkeys::Passkeys>,
 }
 
 impl std::fmt::Debug for Console {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for Console {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Console")
             .field("settings", &self.settings)
+            .field("passkeys", &self.passkeys.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -57,8 +61,10 @@ impl Console {
         settings: ConsoleSettings,
         clock: Clock,
     ) -> Console {
+        let site = Site::from_issuer(&settings.issuer);
         Console {
-            site: Site::from_issuer(&settings.issuer),
+            passkeys: passkeys::Passkeys::for_site(&site.origin),
+            site,
             throttle: Throttle::new(settings.throttle),
             store,
             admin,

@@ -24,6 +24,8 @@ pub(crate) struct SignInPage {
     pub(crate) csrf_token: String,
     pub(crate) next: String,
     pub(crate) problem: Option<&'static str>,
+    /// `Sign in with a passkey` is offered.
+    pub(crate) passkeys: bool,
 }
 
 /// What the setup page offers.
@@ -48,6 +50,8 @@ pub(crate) struct SetupPage {
     pub(crate) summary: String,
     pub(crate) step: SetupStep,
     pub(crate) problem: Option<&'static str>,
+    /// `Register a passkey` is offered (with `SetupStep::SetPassword`).
+    pub(crate) passkeys: bool,
 }
 
 /// An account on the home page, with the environments listed under it.

@@ -6,11 +6,13 @@ use actix_web::{web, HttpResponse};
 use crate::error::ConsoleError;
 
 const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
+const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 
 /// `GET /console/assets/{name}`.
 pub(crate) async fn asset(name: web::Path<String>) -> Result<HttpResponse, ConsoleError> {
     let (body, content_type) = match name.as_str() {
         "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        "passkeys.js" => (PASSKEYS_JS, "text/javascript; charset=utf-8"),
         _ => return Err(ConsoleError::NotFound),
     };
     Ok(HttpResponse::Ok()

@@ -3,6 +3,7 @@
 
 mod assets;
 mod home;
+mod passkeys;
 mod setup;
 mod sign_in;
 
@@ -26,6 +27,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup/{code}", web::get().to(setup::open_link))
         .route("/setup", web::get().to(setup::form))
         .route("/setup", web::post().to(setup::submit))
+        .route(
+            "/setup/passkey/options",
+            web::post().to(passkeys::setup_options),
+        )
+        .route("/setup/passkey", web::post().to(passkeys::setup_finish))
+        .route(
+            "/sign-in/passkey/options",
+            web::post().to(passkeys::sign_in_options),
+        )
+        .route("/sign-in/passkey", web::post().to(passkeys::sign_in_finish))
         .route("/assets/{name}", web::get().to(assets::asset));
 }
 

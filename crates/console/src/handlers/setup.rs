@@ -126,6 +126,7 @@ async fn setup_page(
         summary,
         step,
         problem,
+        passkeys: console.passkeys.is_some(),
     })?;
     let mut resp = HttpResponse::build(status);
     resp.content_type("text/html; charset=utf-8");
@@ -135,7 +136,10 @@ async fn setup_page(
     Ok(resp.body(html))
 }
 
-fn setup_code(req: &HttpRequest, console: &Console) -> Result<InvitationCode, ConsoleError> {
+pub(super) fn setup_code(
+    req: &HttpRequest,
+    console: &Console,
+) -> Result<InvitationCode, ConsoleError> {
     Jar::Setup
         .read(req, &console.site)
         .map(|c| InvitationCode::from_presented(&c))
@@ -198,32 +202,67 @@ async fn set_password(
     let c = console.clone();
     let (user, session) = blocking(move || {
         // Cheap check first: a dead code costs no hashing.
-        let found = pending(&c, &code)?;
-        if !credentials::sets_credentials(&found) {
-            return Err(ConsoleError::InvitationRefused);
-        }
+        sets_credentials(&c, &code)?;
         let acceptor = credentials::new_person(&c.store, &typed)?;
-        let now = c.clock.now();
-        let user = match c.store.accept_invitation(&code, &acceptor, now) {
-            Ok(user) => user,
-            Err(StoreError::NotFound(_)) => return Err(ConsoleError::InvitationGone),
-            Err(StoreError::Conflict(_)) => return Err(ConsoleError::InvitationRefused),
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(old) = old_session {
-            c.store.delete_session(&SessionId::from_presented(&old))?;
-        }
-        let session = c.store.create_session(&user.id, now)?;
-        Ok((user, session))
+        new_credentials(&c, &code, &acceptor, old_session)
     })
     .await?;
     tracing::info!(outcome = "ok", user_id = %user.id.as_str(), "invitation accepted with a new password");
     let mut resp = see_other(BASE_PATH);
+    signed_in_by_setup(&mut resp, console, &session)?;
+    Ok(resp)
+}
+
+/// The invitation (or reset) in the setup cookie, if it sets credentials: 410 when it
+/// is gone, 409 when its email already has a person (who must sign in and accept).
+pub(super) fn sets_credentials(
+    console: &Console,
+    code: &InvitationCode,
+) -> Result<PendingInvitation, ConsoleError> {
+    let found = pending(console, code)?;
+    if credentials::sets_credentials(&found) {
+        Ok(found)
+    } else {
+        Err(ConsoleError::InvitationRefused)
+    }
+}
+
+/// Uses the invitation to set `acceptor`'s credentials (a new person, or the person a
+/// reset is for), then signs that person in with a new session, ending the one the
+/// browser had.
+pub(super) fn new_credentials(
+    console: &Console,
+    code: &InvitationCode,
+    acceptor: &Acceptor,
+    old_session: Option<String>,
+) -> Result<(keypair_store::User, SessionId), ConsoleError> {
+    let now = console.clock.now();
+    let user = match console.store.accept_invitation(code, acceptor, now) {
+        Ok(user) => user,
+        Err(StoreError::NotFound(_)) => return Err(ConsoleError::InvitationGone),
+        Err(StoreError::Conflict(_)) => return Err(ConsoleError::InvitationRefused),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(old) = old_session {
+        console
+            .store
+            .delete_session(&SessionId::from_presented(&old))?;
+    }
+    let session = console.store.create_session(&user.id, now)?;
+    Ok((user, session))
+}
+
+/// The cookies of a person signed in through a setup link: the new session, and the
+/// setup cookie removed.
+pub(super) fn signed_in_by_setup(
+    resp: &mut HttpResponse,
+    console: &Console,
+    session: &SessionId,
+) -> Result<(), ConsoleError> {
     resp.add_cookie(&Jar::Session.set(&console.site, session.expose()))
         .map_err(|_| ConsoleError::Internal)?;
     resp.add_cookie(&Jar::Setup.clear(&console.site))
-        .map_err(|_| ConsoleError::Internal)?;
-    Ok(resp)
+        .map_err(|_| ConsoleError::Internal)
 }
 
 /// The invited person, signed in with their own credentials, accepts.

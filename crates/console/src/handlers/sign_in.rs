@@ -51,7 +51,7 @@ pub(super) fn expected_pre_session_token(req: &HttpRequest, console: &Console) -
         .map(|v| csrf::pre_session_token(&v))
 }
 
-fn next_of(req: &HttpRequest) -> String {
+pub(super) fn next_of(req: &HttpRequest) -> String {
     let next = form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v.into_owned())
@@ -60,6 +60,7 @@ fn next_of(req: &HttpRequest) -> String {
 }
 
 fn sign_in_page(
+    console: &Console,
     status: StatusCode,
     token: String,
     next: String,
@@ -71,6 +72,7 @@ fn sign_in_page(
         csrf_token: token,
         next,
         problem,
+        passkeys: console.passkeys.is_some(),
     })?;
     let mut resp = HttpResponse::build(status);
     resp.content_type("text/html; charset=utf-8");
@@ -90,7 +92,7 @@ pub(crate) async fn form(
         return Ok(see_other(&next));
     }
     let (token, cookie) = pre_session(&req, &console)?;
-    sign_in_page(StatusCode::OK, token, next, None, cookie)
+    sign_in_page(&console, StatusCode::OK, token, next, None, cookie)
 }
 
 /// The result of a sign-in on the blocking pool.
@@ -156,7 +158,14 @@ pub(crate) async fn submit(
                 .record_failure(&subject, address, console.clock.instant());
             tracing::info!(event = "sign_in", outcome = why, %address, "console sign-in refused");
             let (token, cookie) = pre_session(&req, &console)?;
-            sign_in_page(StatusCode::BAD_REQUEST, token, next, Some(REFUSED), cookie)
+            sign_in_page(
+                &console,
+                StatusCode::BAD_REQUEST,
+                token,
+                next,
+                Some(REFUSED),
+                cookie,
+            )
         }
     }
 }

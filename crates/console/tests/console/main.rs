@@ -8,6 +8,7 @@ mod csrf;
 mod headers;
 mod invitations;
 mod pages;
+mod passkeys;
 mod sessions;
 mod sign_in;
 
@@ -364,6 +365,20 @@ impl Browser {
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
+        self.send(app, req).await
+    }
+
+    /// A JSON post with this browser's `Origin`, as the console's script sends it.
+    pub async fn post_json<S, B>(&mut self, app: &S, path: &str, body: &serde_json::Value) -> Reply
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let req = atest::TestRequest::post()
+            .uri(path)
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("origin", self.origin.clone()))
+            .set_payload(body.to_string());
         self.send(app, req).await
     }
 

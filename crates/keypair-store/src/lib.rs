@@ -41,7 +41,6 @@ pub use models::people::{
     SessionId, User, MAX_EMAIL_CHARS,
 };
 pub use models::reset::CredentialReset;
-pub use random_secret::{CeremonyId, RandomSecret, SecretKind};
 pub use models::secrets::{Rotation, SecretInfo, MAX_LIVE_SECRETS, MAX_OVERLAP_SECONDS};
 pub use models::signing_key::StoredSigningKey;
 pub use models::status::{
@@ -54,6 +53,7 @@ pub use password::{
     Password, PasswordHash, PasswordHashing, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB,
     ARGON2_PARALLELISM, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
 };
+pub use random_secret::{CeremonyId, RandomSecret, SecretKind};
 pub use scope::{Scope, ScopeCatalogue, ScopeSet, ADMIN_SCOPE, INTROSPECT_SCOPE, OPERATOR_SCOPE};
 pub use secret::{ClientSecret, SecretDigest, SECRET_PREFIX};
 pub use tx::{Change, Tx};

@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(a.expose().len(), 64);
         assert!(a.expose().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(format!("{a:?}"), "SessionId(…)");
-        assert_eq!(format!("{:?}", InvitationCode::from_presented("x")), "InvitationCode(…)");
+        assert_eq!(
+            format!("{:?}", InvitationCode::from_presented("x")),
+            "InvitationCode(…)"
+        );
         assert_eq!(a.digest(), SessionId::from_presented(a.expose()).digest());
         assert_ne!(a.digest(), b.digest());
     }

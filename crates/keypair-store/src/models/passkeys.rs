@@ -88,9 +88,17 @@ pub struct Ceremony {
 impl NewPasskey {
     /// Stores the passkey for `user`. A credential id already stored (for anyone) is
     /// a conflict: one authenticator credential belongs to one person.
-    pub(crate) fn store(&self, tx: &mut Tx<'_>, user: &UserId, now: OffsetDateTime) -> StoreResult<()> {
+    pub(crate) fn store(
+        &self,
+        tx: &mut Tx<'_>,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         if self.credential_id.is_empty() || self.credential_id.len() > MAX_CREDENTIAL_ID_BYTES {
-            return Err(StoreError::invalid("credential_id", "must be 1 to 1023 bytes"));
+            return Err(StoreError::invalid(
+                "credential_id",
+                "must be 1 to 1023 bytes",
+            ));
         }
         let taken = passkey_credentials::table
             .find(&self.credential_id)
@@ -171,13 +179,17 @@ impl Store {
         let id = CeremonyId::generate();
         let now_us = to_micros(now);
         self.write(|tx| {
-            diesel::delete(passkey_ceremonies::table.filter(passkey_ceremonies::expires_at.le(now_us)))
-                .execute(&mut **tx)?;
+            diesel::delete(
+                passkey_ceremonies::table.filter(passkey_ceremonies::expires_at.le(now_us)),
+            )
+            .execute(&mut **tx)?;
             let waiting = passkey_ceremonies::table
                 .count()
                 .get_result::<i64>(&mut **tx)?;
             if waiting >= self.max_passkey_ceremonies {
-                return Err(StoreError::Unavailable("too many passkey ceremonies in progress".into()));
+                return Err(StoreError::Unavailable(
+                    "too many passkey ceremonies in progress".into(),
+                ));
             }
             diesel::insert_into(passkey_ceremonies::table)
                 .values((
@@ -217,11 +229,11 @@ impl Store {
             let Some((stored_purpose, state, user_handle, expires_at)) = found else {
                 return Ok(None);
             };
-            let deleted = diesel::delete(passkey_ceremonies::table.find(&digest)).execute(&mut **tx)?;
+            let deleted =
+                diesel::delete(passkey_ceremonies::table.find(&digest)).execute(&mut **tx)?;
             // Another process took it between the read and the delete.
-            let live = deleted == 1
-                && stored_purpose == purpose.as_str()
-                && expires_at > to_micros(now);
+            let live =
+                deleted == 1 && stored_purpose == purpose.as_str() && expires_at > to_micros(now);
             Ok(live.then_some(Ceremony { state, user_handle }))
         })
     }

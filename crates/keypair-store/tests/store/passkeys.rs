@@ -3,8 +3,8 @@
 //! once, for their purpose, before they expire, and bounded in number.
 
 use keypair_store::{
-    Acceptor, CeremonyPurpose, NewCredential, NewPasskey, PoolSettings, SignInError,
-    SignInRefusal, StoredPasskey,
+    Acceptor, CeremonyPurpose, NewCredential, NewPasskey, PoolSettings, SignInError, SignInRefusal,
+    StoredPasskey,
 };
 
 use crate::people::new_user;
@@ -33,7 +33,11 @@ fn with_passkey(p: NewPasskey) -> Acceptor {
     }
 }
 
-fn set_up(s: &Store, email: &str, acceptor: &Acceptor) -> keypair_store::StoreResult<keypair_store::User> {
+fn set_up(
+    s: &Store,
+    email: &str,
+    acceptor: &Acceptor,
+) -> keypair_store::StoreResult<keypair_store::User> {
     let (_, code) = s
         .invite(&actor(), email, &Owner::Operator, Duration::days(1), t0())
         .expect("invite");
@@ -54,8 +58,12 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, SignInError>) -> SignInRefusal {
 
 fn a_passkey_set_through_a_link_signs_in_and_keeps_its_new_counter(db: &TestDb) {
     let s = &db.store;
-    let ada = set_up(s, "ada@example.com", &with_passkey(passkey(b"cred-1", "handle-a")))
-        .expect("accepted with a passkey");
+    let ada = set_up(
+        s,
+        "ada@example.com",
+        &with_passkey(passkey(b"cred-1", "handle-a")),
+    )
+    .expect("accepted with a passkey");
     // No password was set: a password sign-in finds none.
     assert!(matches!(
         s.check_password(
@@ -90,8 +98,8 @@ fn a_passkey_set_through_a_link_signs_in_and_keeps_its_new_counter(db: &TestDb) 
 
 fn a_reset_or_a_disable_stops_passkey_sign_in(db: &TestDb) {
     let s = &db.store;
-    let ada = set_up(s, "ada@example.com", &with_passkey(passkey(b"cred-1", "h")))
-        .expect("accepted");
+    let ada =
+        set_up(s, "ada@example.com", &with_passkey(passkey(b"cred-1", "h"))).expect("accepted");
     let read_before = only(s.passkeys_by_handle("h").expect("read"));
 
     s.disable_user(&actor(), &ada.id, t0()).expect("disable");
@@ -116,8 +124,17 @@ fn a_reset_or_a_disable_stops_passkey_sign_in(db: &TestDb) {
 
 fn one_credential_id_belongs_to_one_person(db: &TestDb) {
     let s = &db.store;
-    set_up(s, "ada@example.com", &with_passkey(passkey(b"shared", "h1"))).expect("first");
-    let second = set_up(s, "bob@example.com", &with_passkey(passkey(b"shared", "h2")));
+    set_up(
+        s,
+        "ada@example.com",
+        &with_passkey(passkey(b"shared", "h1")),
+    )
+    .expect("first");
+    let second = set_up(
+        s,
+        "bob@example.com",
+        &with_passkey(passkey(b"shared", "h2")),
+    );
     assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
     // Refused as a whole: no person was made, and the invitation is still pending.
     assert!(matches!(
@@ -140,7 +157,13 @@ fn a_ceremony_is_answered_once_for_its_purpose_before_it_expires(db: &TestDb) {
     let s = &db.store;
     let life = Duration::minutes(2);
     let reg = s
-        .begin_ceremony(CeremonyPurpose::Register, "{\"r\":1}", Some("h"), life, t0())
+        .begin_ceremony(
+            CeremonyPurpose::Register,
+            "{\"r\":1}",
+            Some("h"),
+            life,
+            t0(),
+        )
         .expect("begin");
     let taken = s
         .take_ceremony(&reg, CeremonyPurpose::Register, t0())
@@ -149,7 +172,8 @@ fn a_ceremony_is_answered_once_for_its_purpose_before_it_expires(db: &TestDb) {
     assert_eq!(taken.state, "{\"r\":1}");
     assert_eq!(taken.user_handle.as_deref(), Some("h"));
     assert_eq!(
-        s.take_ceremony(&reg, CeremonyPurpose::Register, t0()).expect("take"),
+        s.take_ceremony(&reg, CeremonyPurpose::Register, t0())
+            .expect("take"),
         None,
         "answered once"
     );
@@ -159,11 +183,13 @@ fn a_ceremony_is_answered_once_for_its_purpose_before_it_expires(db: &TestDb) {
         .begin_ceremony(CeremonyPurpose::SignIn, "{}", None, life, t0())
         .expect("begin");
     assert_eq!(
-        s.take_ceremony(&sign_in, CeremonyPurpose::Register, t0()).expect("take"),
+        s.take_ceremony(&sign_in, CeremonyPurpose::Register, t0())
+            .expect("take"),
         None
     );
     assert_eq!(
-        s.take_ceremony(&sign_in, CeremonyPurpose::SignIn, t0()).expect("take"),
+        s.take_ceremony(&sign_in, CeremonyPurpose::SignIn, t0())
+            .expect("take"),
         None
     );
 
@@ -172,13 +198,15 @@ fn a_ceremony_is_answered_once_for_its_purpose_before_it_expires(db: &TestDb) {
         .begin_ceremony(CeremonyPurpose::SignIn, "{}", None, life, t0())
         .expect("begin");
     assert_eq!(
-        s.take_ceremony(&late, CeremonyPurpose::SignIn, t0() + life).expect("take"),
+        s.take_ceremony(&late, CeremonyPurpose::SignIn, t0() + life)
+            .expect("take"),
         None
     );
     // An id never given out: nothing.
     let unknown = keypair_store::CeremonyId::from_presented("00");
     assert_eq!(
-        s.take_ceremony(&unknown, CeremonyPurpose::SignIn, t0()).expect("take"),
+        s.take_ceremony(&unknown, CeremonyPurpose::SignIn, t0())
+            .expect("take"),
         None
     );
 }
@@ -194,10 +222,7 @@ fn waiting_ceremonies_are_bounded_and_expired_ones_make_room(db: &TestDb) {
     begin(t0()).expect("first");
     let second = begin(t0()).expect("second");
     let full = begin(t0());
-    assert!(
-        matches!(&full, Err(e) if e.is_unavailable()),
-        "{full:?}"
-    );
+    assert!(matches!(&full, Err(e) if e.is_unavailable()), "{full:?}");
     // Answering one makes room.
     s.take_ceremony(&second, CeremonyPurpose::SignIn, t0())
         .expect("take")

@@ -60,20 +60,11 @@ pub(super) fn next_of(req: &HttpRequest) -> String {
 }
 
 fn sign_in_page(
-    console: &Console,
     status: StatusCode,
-    token: String,
-    next: String,
-    problem: Option<&'static str>,
+    page: &SignInPage,
     cookie: Option<Cookie<'static>>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let html = render(&SignInPage {
-        nav: None,
-        csrf_token: token,
-        next,
-        problem,
-        passkeys: console.passkeys.is_some(),
-    })?;
+    let html = render(page)?;
     let mut resp = HttpResponse::build(status);
     resp.content_type("text/html; charset=utf-8");
     if let Some(c) = cookie {
@@ -92,7 +83,14 @@ pub(crate) async fn form(
         return Ok(see_other(&next));
     }
     let (token, cookie) = pre_session(&req, &console)?;
-    sign_in_page(&console, StatusCode::OK, token, next, None, cookie)
+    let page = SignInPage {
+        nav: None,
+        csrf_token: token,
+        next,
+        problem: None,
+        passkeys: console.passkeys.is_some(),
+    };
+    sign_in_page(StatusCode::OK, &page, cookie)
 }
 
 /// The result of a sign-in on the blocking pool.
@@ -158,14 +156,15 @@ pub(crate) async fn submit(
                 .record_failure(&subject, address, console.clock.instant());
             tracing::info!(event = "sign_in", outcome = why, %address, "console sign-in refused");
             let (token, cookie) = pre_session(&req, &console)?;
-            sign_in_page(
-                &console,
-                StatusCode::BAD_REQUEST,
-                token,
+            // Neither the email nor the password comes back (docs/security.md).
+            let page = SignInPage {
+                nav: None,
+                csrf_token: token,
                 next,
-                Some(REFUSED),
-                cookie,
-            )
+                problem: Some(REFUSED),
+                passkeys: console.passkeys.is_some(),
+            };
+            sign_in_page(StatusCode::BAD_REQUEST, &page, cookie)
         }
     }
 }

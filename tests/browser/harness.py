@@ -1,0 +1,175 @@
+"""The browser tests' harness: the real keygate binary in a fresh directory, and a
+headless Chromium (Debian's, driven by Playwright) that must not see any script or
+style refused by the console's Content-Security-Policy.
+
+Set KEYGATE_BIN to the binary (default: target/debug/keygate) and CHROMIUM to the
+browser (default: /usr/bin/chromium). Screenshots go to KEYGATE_SCREENSHOTS
+(default: target/browser-screenshots).
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("KEYGATE_BIN", os.path.join(ROOT, "target", "debug", "keygate"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = os.environ.get(
+    "KEYGATE_SCREENSHOTS", os.path.join(ROOT, "target", "browser-screenshots")
+)
+PASSWORD = "correct horse battery staple"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Keygate:
+    """`keygate serve` on a free port, its issuer http://localhost:PORT (a secure
+    context, so passkeys are offered), in a fresh directory with its own database."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="keygate-browser-")
+        self.port = free_port()
+        self.base = f"http://localhost:{self.port}"
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("KEYGATE_")
+        }
+        self.env.update(
+            {
+                "KEYGATE_LISTEN": f"127.0.0.1:{self.port}",
+                "KEYGATE_ISSUER": self.base,
+                "RUST_LOG": "info",
+            }
+        )
+        self.log_path = os.path.join(self.dir, "keygate.log")
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [BIN, "serve"],
+            cwd=self.dir,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        self.wait_healthy()
+
+    def wait_healthy(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"keygate exited early:\n{self.read_log()}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"keygate did not become healthy:\n{self.read_log()}")
+
+    def cli(self, *args):
+        """Runs `keygate ARGS` on the same database; returns its standard output."""
+        done = subprocess.run(
+            [BIN, *args],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"keygate {' '.join(args)} failed: {done.stderr}")
+        return done.stdout
+
+    def invite(self, email, *role):
+        """An invitation's JSON line (`users invite EMAIL ROLE...`)."""
+        return json.loads(self.cli("users", "invite", email, *role))
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class BrowserTest(unittest.TestCase):
+    """One keygate and one Chromium per test class; a fresh browser context (no
+    cookies) per test, with a virtual WebAuthn authenticator (platform, resident
+    keys, user verification) attached to its page."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.keygate = Keygate()
+        cls.playwright = sync_playwright().start()
+        cls.browser = cls.playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox"]
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.close()
+        cls.playwright.stop()
+        cls.keygate.stop()
+
+    def setUp(self):
+        self.context = self.browser.new_context(base_url=self.keygate.base)
+        self.context.set_default_timeout(10_000)
+        self.page = self.context.new_page()
+        self.refused = []
+        self.page.on("console", self.watch_console)
+        self.page.on("pageerror", lambda e: self.refused.append(str(e)))
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("WebAuthn.enable")
+        self.authenticator = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )["authenticatorId"]
+
+    def watch_console(self, message):
+        text = message.text
+        if message.type == "error" and (
+            "Content Security Policy" in text or "Refused to" in text
+        ):
+            self.refused.append(text)
+
+    def tearDown(self):
+        self.context.close()
+        self.assertEqual(
+            self.refused, [], "the page raised errors or broke its own CSP"
+        )
+
+    def credentials(self):
+        """The virtual authenticator's credentials."""
+        return self.cdp.send(
+            "WebAuthn.getCredentials", {"authenticatorId": self.authenticator}
+        )["credentials"]
+
+    def screenshot(self, name):
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        self.page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+    def button(self, name):
+        return self.page.get_by_role("button", name=name, exact=True)

@@ -69,6 +69,8 @@ pub enum AuditAction {
     UserDisable,
     UserEnable,
     UserReset,
+    PasskeyRegister,
+    PasskeyRemove,
 }
 
 impl AuditAction {
@@ -92,6 +94,8 @@ impl AuditAction {
             AuditAction::UserDisable => "user.disable",
             AuditAction::UserEnable => "user.enable",
             AuditAction::UserReset => "user.reset",
+            AuditAction::PasskeyRegister => "passkey.register",
+            AuditAction::PasskeyRemove => "passkey.remove",
         }
     }
 }

@@ -5,11 +5,12 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
+use crate::db::DbConnection;
 use crate::ids::UserId;
 use crate::models::passkeys::{self, NewPasskey};
 use crate::models::people::{Session, SessionId, User};
 use crate::password::{Password, PasswordHash};
-use crate::schema::password_credentials;
+use crate::schema::{passkey_credentials, password_credentials};
 use crate::timestamp::to_micros;
 use crate::tx::Tx;
 use crate::{Store, StoreError, StoreResult};
@@ -54,6 +55,19 @@ pub(crate) fn delete_all(tx: &mut Tx<'_>, user: &UserId) -> StoreResult<usize> {
     let passwords =
         diesel::delete(password_credentials::table.find(user.as_str())).execute(&mut **tx)?;
     Ok(passwords + passkeys::delete_all(tx, user)?)
+}
+
+/// How many credentials a person has: a password counts one, each passkey one.
+pub(crate) fn count(conn: &mut DbConnection, user: &UserId) -> StoreResult<i64> {
+    let passwords: i64 = password_credentials::table
+        .filter(password_credentials::user_id.eq(user.as_str()))
+        .count()
+        .get_result(conn)?;
+    let passkeys: i64 = passkey_credentials::table
+        .filter(passkey_credentials::user_id.eq(user.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(passwords + passkeys)
 }
 
 /// Why a password sign-in was refused. Reasons are for logs and audit; a person is
@@ -205,6 +219,17 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Whether a person has a password.
+    pub fn has_password(&self, user: &UserId) -> StoreResult<bool> {
+        self.read(|c| {
+            Ok(password_credentials::table
+                .find(user.as_str())
+                .count()
+                .get_result::<i64>(c)?
+                > 0)
+        })
     }
 
     /// Holds one hashing turn until the permit is dropped (tests of the bound).

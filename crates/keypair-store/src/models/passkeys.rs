@@ -13,12 +13,13 @@
 use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::DbConnection;
 use crate::ids::UserId;
-use crate::models::credentials::{SignInError, SignInRefusal};
+use crate::models::credentials::{self, SignInError, SignInRefusal};
 use crate::models::people::{Session, SessionId, User};
 use crate::random_secret::CeremonyId;
-use crate::schema::{passkey_ceremonies, passkey_credentials};
+use crate::schema::{passkey_ceremonies, passkey_credentials, users};
 use crate::timestamp::to_micros;
 use crate::tx::Tx;
 use crate::{Store, StoreError, StoreResult};
@@ -49,6 +50,8 @@ pub struct StoredPasskey {
     pub credential_id: Vec<u8>,
     /// Whose it is.
     pub user_id: UserId,
+    /// The WebAuthn user handle the person's passkeys share.
+    pub user_handle: String,
     /// The library's passkey, as JSON.
     pub passkey: String,
     /// When it was registered.
@@ -128,12 +131,15 @@ pub(crate) fn delete_all(tx: &mut Tx<'_>, user: &UserId) -> StoreResult<usize> {
     .execute(&mut **tx)?)
 }
 
-type PasskeyRow = (Vec<u8>, String, String, i64, Option<i64>);
+type PasskeyRow = (Vec<u8>, String, String, String, i64, Option<i64>);
 
-fn stored((credential_id, user_id, passkey, created, used): PasskeyRow) -> StoredPasskey {
+fn stored(
+    (credential_id, user_id, user_handle, passkey, created, used): PasskeyRow,
+) -> StoredPasskey {
     StoredPasskey {
         credential_id,
         user_id: UserId::from_db(user_id),
+        user_handle,
         passkey,
         created_at: crate::timestamp::from_micros(created),
         last_used_at: used.map(crate::timestamp::from_micros),
@@ -143,12 +149,14 @@ fn stored((credential_id, user_id, passkey, created, used): PasskeyRow) -> Store
 const PASSKEY_COLUMNS: (
     passkey_credentials::credential_id,
     passkey_credentials::user_id,
+    passkey_credentials::user_handle,
     passkey_credentials::passkey,
     passkey_credentials::created_at,
     passkey_credentials::last_used_at,
 ) = (
     passkey_credentials::credential_id,
     passkey_credentials::user_id,
+    passkey_credentials::user_handle,
     passkey_credentials::passkey,
     passkey_credentials::created_at,
     passkey_credentials::last_used_at,
@@ -164,7 +172,76 @@ fn by_handle(conn: &mut DbConnection, handle: &str) -> StoreResult<Vec<StoredPas
     Ok(rows.into_iter().map(stored).collect())
 }
 
+fn audit(
+    tx: &mut Tx<'_>,
+    user: &UserId,
+    action: AuditAction,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    AuditEntry {
+        actor: &Actor::User(user.clone()),
+        action,
+        target: user.as_str(),
+        account_id: None,
+        environment_id: None,
+        detail: String::new(),
+        now,
+    }
+    .write(tx)?;
+    Ok(())
+}
+
 impl Store {
+    /// Adds a passkey to a signed-in person's credentials (audited as
+    /// `passkey.register`, by the person). A disabled or unknown person: `NotFound`.
+    pub fn add_passkey(
+        &self,
+        user: &UserId,
+        passkey: &NewPasskey,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            if User::find(tx, user)?.disabled {
+                return Err(StoreError::NotFound("user"));
+            }
+            passkey.store(tx, user, now)?;
+            audit(tx, user, AuditAction::PasskeyRegister, now)
+        })
+    }
+
+    /// Removes one of a person's passkeys (audited as `passkey.remove`). Not theirs:
+    /// `NotFound`. Their only way left to sign in (no password, no other passkey):
+    /// `Conflict`, and nothing changes; a reset is the way to start over.
+    pub fn remove_passkey(
+        &self,
+        user: &UserId,
+        credential_id: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            // The person's row lock first (PostgreSQL; SQLite's write lock already
+            // serialises writers): two removals at once cannot each see the other's
+            // passkey still there and leave the person with none.
+            diesel::update(users::table.find(user.as_str()))
+                .set(users::disabled.eq(users::disabled))
+                .execute(&mut **tx)?;
+            let deleted = diesel::delete(
+                passkey_credentials::table
+                    .filter(passkey_credentials::credential_id.eq(credential_id))
+                    .filter(passkey_credentials::user_id.eq(user.as_str())),
+            )
+            .execute(&mut **tx)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound("passkey"));
+            }
+            if credentials::count(tx, user)? == 0 {
+                // Rolled back with the transaction.
+                return Err(StoreError::Conflict("the person's last credential".into()));
+            }
+            audit(tx, user, AuditAction::PasskeyRemove, now)
+        })
+    }
+
     /// Begins a ceremony: stores its state, to be answered within `lifetime`, and
     /// returns its id, the only time it exists outside the cookie. Expired ceremonies
     /// are deleted first; with the store's bound already waiting, `Unavailable`.

@@ -16,6 +16,7 @@ keypair_store::on_both_backends! {
     one_credential_id_belongs_to_one_person;
     a_ceremony_is_answered_once_for_its_purpose_before_it_expires;
     waiting_ceremonies_are_bounded_and_expired_ones_make_room;
+    a_person_adds_and_removes_passkeys_but_never_the_last_credential;
 }
 
 fn passkey(id: &[u8], handle: &str) -> NewPasskey {
@@ -232,4 +233,51 @@ fn waiting_ceremonies_are_bounded_and_expired_ones_make_room(db: &TestDb) {
     // Once they expire, new ones fit.
     begin(t0() + life).expect("expired ones deleted");
     begin(t0() + life).expect("and another");
+}
+
+fn a_person_adds_and_removes_passkeys_but_never_the_last_credential(db: &TestDb) {
+    let s = &db.store;
+    // With a password: a passkey comes and goes, the password stays.
+    let ada = set_up(s, "ada@example.com", &new_user(s)).expect("ada");
+    assert!(s.has_password(&ada.id).expect("read"));
+    s.add_passkey(&ada.id, &passkey(b"ada-1", "ha"), t0())
+        .expect("added");
+    assert_eq!(
+        only(s.passkeys_of(&ada.id).expect("read")).user_handle,
+        "ha"
+    );
+    s.remove_passkey(&ada.id, b"ada-1", t0()).expect("removed");
+    assert!(s.passkeys_of(&ada.id).expect("read").is_empty());
+    assert!(s.has_password(&ada.id).expect("read"));
+
+    // With only a passkey: it cannot be removed until there is another.
+    let bob = set_up(s, "bob@example.com", &with_passkey(passkey(b"bob-1", "hb"))).expect("bob");
+    assert!(!s.has_password(&bob.id).expect("read"));
+    let last = s.remove_passkey(&bob.id, b"bob-1", t0());
+    assert!(matches!(last, Err(StoreError::Conflict(_))), "{last:?}");
+    assert_eq!(s.passkeys_of(&bob.id).expect("read").len(), 1);
+    s.add_passkey(&bob.id, &passkey(b"bob-2", "hb"), t0())
+        .expect("a second");
+    s.remove_passkey(&bob.id, b"bob-1", t0())
+        .expect("now removable");
+    assert_eq!(
+        only(s.passkeys_of(&bob.id).expect("read")).credential_id,
+        b"bob-2"
+    );
+
+    // Another person's passkey, or one that does not exist: not found, unchanged.
+    for (who, id) in [(&ada.id, &b"bob-2"[..]), (&bob.id, &b"nope"[..])] {
+        let r = s.remove_passkey(who, id, t0());
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+    assert_eq!(s.passkeys_of(&bob.id).expect("read").len(), 1);
+    // A credential id already registered: refused. A disabled person adds nothing.
+    let taken = s.add_passkey(&ada.id, &passkey(b"bob-2", "ha"), t0());
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    s.disable_user(&actor(), &ada.id, t0()).expect("disable");
+    let disabled = s.add_passkey(&ada.id, &passkey(b"ada-2", "ha"), t0());
+    assert!(
+        matches!(disabled, Err(StoreError::NotFound(_))),
+        "{disabled:?}"
+    );
 }

@@ -182,11 +182,17 @@ impl AdminApi {
             Err(StoreError::NotFound(_)) => return Err(gone("no such user")),
             Err(e) => return Err(e.into()),
         };
+        self.principal_of(&user)
+    }
+
+    /// The principal of a person already read (a console session's): their bindings,
+    /// read fresh. A disabled person: `Unauthorized`, as for [`AdminApi::user_principal`].
+    pub fn principal_of(&self, user: &User) -> Result<Principal, AdminError> {
         if user.disabled {
             return Err(gone("user disabled"));
         }
-        let bindings = self.store.user_bindings(id)?;
-        Principal::of_user(&user, &bindings)
+        let bindings = self.store.user_bindings(&user.id)?;
+        Principal::of_user(user, &bindings)
     }
 }
 

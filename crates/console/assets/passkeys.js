@@ -54,7 +54,7 @@
 
   function register(section) {
     var token = section.dataset.csrfToken;
-    return post("/console/setup/passkey/options", { csrf_token: token })
+    return post(section.dataset.options, { csrf_token: token })
       .then(function (options) {
         var publicKey = options.publicKey;
         publicKey.challenge = fromBase64url(publicKey.challenge);
@@ -64,7 +64,7 @@
       })
       .then(function (credential) {
         var response = credential.response;
-        return post("/console/setup/passkey", {
+        return post(section.dataset.finish, {
           csrf_token: token,
           credential: {
             id: credential.id,

@@ -36,6 +36,9 @@ pub(crate) enum ConsoleError {
     /// cannot sign in). The reason is for the log only.
     #[error("passkey refused")]
     PasskeyRefused,
+    /// Registering a passkey needs a recent sign-in.
+    #[error("sign in again")]
+    SignInAgain,
     /// No passkey ceremony to answer: none begun, already answered, or expired.
     #[error("no passkey ceremony in progress")]
     PasskeyExpired,
@@ -112,6 +115,10 @@ impl ConsoleError {
                 "Passkey not accepted",
                 "That passkey was not accepted. Try again, or sign in another way.",
             ),
+            ConsoleError::SignInAgain => (
+                "Sign in again",
+                "To register a passkey, sign in again first.",
+            ),
             ConsoleError::PasskeyExpired => (
                 "Passkey request expired",
                 "The passkey request expired or was already answered. Try again.",
@@ -133,7 +140,7 @@ impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
             ConsoleError::SignInRequired { .. } => StatusCode::SEE_OTHER,
-            ConsoleError::Forbidden => StatusCode::FORBIDDEN,
+            ConsoleError::Forbidden | ConsoleError::SignInAgain => StatusCode::FORBIDDEN,
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
             ConsoleError::InvitationGone => StatusCode::GONE,
             ConsoleError::NoInvitation
@@ -201,6 +208,7 @@ impl JsonError {
             ConsoleError::BadRequest(_) => "bad_request",
             ConsoleError::PasskeyRefused => "passkey_refused",
             ConsoleError::PasskeyExpired => "passkey_expired",
+            ConsoleError::SignInAgain => "sign_in_again",
             ConsoleError::Throttled { .. } => "throttled",
             ConsoleError::Unavailable => "unavailable",
             ConsoleError::Internal => "internal",

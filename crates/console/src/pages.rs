@@ -8,6 +8,8 @@ use askama::Template;
 pub(crate) struct Nav {
     pub(crate) email: String,
     pub(crate) csrf_token: String,
+    /// Link to the person's passkeys.
+    pub(crate) passkeys: bool,
 }
 
 /// A link named after its object.
@@ -52,6 +54,45 @@ pub(crate) struct SetupPage {
     pub(crate) problem: Option<&'static str>,
     /// `Register a passkey` is offered (with `SetupStep::SetPassword`).
     pub(crate) passkeys: bool,
+}
+
+/// A passkey in the person's list.
+#[derive(Debug)]
+pub(crate) struct PasskeyRow {
+    /// `YYYY-MM-DD HH:MM` (UTC).
+    pub(crate) registered: String,
+    /// `YYYY-MM-DD HH:MM` (UTC), or `Never`.
+    pub(crate) last_used: String,
+    /// The credential id in base64url, for the `Remove` form.
+    pub(crate) credential: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "passkeys.html")]
+pub(crate) struct PasskeysPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    pub(crate) passkeys: Vec<PasskeyRow>,
+    /// Whether removing one leaves a way to sign in (a password, or another passkey).
+    pub(crate) removable: bool,
+    /// Signed in recently enough to register a passkey.
+    pub(crate) recent: bool,
+    pub(crate) recent_minutes: i64,
+    pub(crate) sign_in_again: String,
+    pub(crate) problem: Option<&'static str>,
+}
+
+/// A time as the console shows it: `YYYY-MM-DD HH:MM`, UTC.
+pub(crate) fn minutes(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// An account on the home page, with the environments listed under it.

@@ -80,17 +80,19 @@ impl Passkeys {
         Some(Passkeys { webauthn })
     }
 
-    /// Begins registering a passkey for `email` under `user_handle` (the person's
-    /// existing handle, or `None` for a new one). The options ask for a discoverable
-    /// credential with user verification: sign-in names no one.
+    /// Begins registering a passkey for `email` under `user_handle` (the handle of
+    /// the person's other passkeys, or `None` for a new one), excluding the
+    /// credentials in `exclude` (an authenticator holding one says so instead of
+    /// making a second). The options ask for a discoverable credential with user
+    /// verification: sign-in names no one.
     pub(crate) fn begin_registration(
         &self,
         email: &str,
-        user_handle: Option<Uuid>,
+        user_handle: Option<&str>,
         exclude: Vec<Vec<u8>>,
     ) -> Result<Registration, ConsoleError> {
         let handle = match user_handle {
-            Some(h) => h,
+            Some(h) => Uuid::parse_str(h).map_err(internal("read a stored user handle"))?,
             None => new_user_handle()?,
         };
         let exclude = (!exclude.is_empty()).then(|| exclude.into_iter().map(Into::into).collect());

@@ -1,10 +1,13 @@
-//! The signed-in person. Every request re-reads its session and the person's
-//! principal from the database, so a sign-out, a disabled person or a removed binding
-//! takes effect at once in every process; each use restarts the idle timeout.
+//! The signed-in person. Every request re-reads its session (with its person) and the
+//! person's bindings from the database, so a sign-out, a disabled person or a removed
+//! binding takes effect at once in every process. Use restarts the idle timeout; the
+//! last use is written at most once per [`TOUCH_INTERVAL`], so the idle timeout is
+//! kept to within that much and a page view is not a database write.
 
 use actix_web::{web, HttpRequest};
 use admin_api::Principal;
 use keypair_store::{SessionId, User};
+use time::{Duration, OffsetDateTime};
 
 use crate::cookies::Jar;
 use crate::error::ConsoleError;
@@ -17,7 +20,14 @@ pub(crate) struct SignedIn {
     pub(crate) session: SessionId,
     pub(crate) user: User,
     pub(crate) principal: Principal,
+    /// When this session began (its sign-in).
+    pub(crate) signed_in_at: OffsetDateTime,
+    /// Passkeys are offered on this site (the header links to them).
+    pub(crate) passkeys: bool,
 }
+
+/// How stale a session's recorded last use may get before a request writes it again.
+pub(crate) const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 impl SignedIn {
     /// The CSRF token of this session's pages.
@@ -30,6 +40,7 @@ impl SignedIn {
         Nav {
             email: self.user.email.clone(),
             csrf_token: self.csrf_token(),
+            passkeys: self.passkeys,
         }
     }
 }
@@ -56,17 +67,23 @@ impl Console {
             else {
                 return Ok(None);
             };
-            console.store.touch_session(&id, now)?;
-            let principal = match console.principal(&session.user) {
+            if now - session.last_seen_at >= TOUCH_INTERVAL {
+                console.store.touch_session(&id, now)?;
+            }
+            let principal = match console.admin.principal_of(&session.user) {
                 Ok(p) => p,
-                // Disabled (or gone) since the session was read.
-                Err(ConsoleError::NotFound) => return Ok(None),
-                Err(e) => return Err(e),
+                Err(e) => match ConsoleError::from(e) {
+                    // Disabled (or gone) since the session was read.
+                    ConsoleError::NotFound => return Ok(None),
+                    e => return Err(e),
+                },
             };
             Ok(Some(SignedIn {
                 session: id,
                 user: session.user,
                 principal,
+                signed_in_at: session.created_at,
+                passkeys: console.passkeys.is_some(),
             }))
         })
         .await
@@ -84,10 +101,5 @@ impl Console {
                 next: crate::safe_next(req.uri().path_and_query().map_or("", |p| p.as_str())),
             }),
         }
-    }
-
-    /// The person's principal, read fresh from the database: their bindings now.
-    fn principal(&self, user: &User) -> Result<Principal, ConsoleError> {
-        Ok(self.admin.user_principal(&user.id)?)
     }
 }

@@ -3,6 +3,7 @@
 
 mod assets;
 mod home;
+mod passkey_list;
 mod passkeys;
 mod setup;
 mod sign_in;
@@ -37,6 +38,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(passkeys::sign_in_options),
         )
         .route("/sign-in/passkey", web::post().to(passkeys::sign_in_finish))
+        .route("/passkeys", web::get().to(passkey_list::page))
+        .route("/passkeys", web::post().to(passkeys::add_finish))
+        .route("/passkeys/options", web::post().to(passkeys::add_options))
+        .route("/passkeys/remove", web::post().to(passkey_list::remove))
         .route("/assets/{name}", web::get().to(assets::asset));
 }
 

@@ -6,6 +6,8 @@
 //!   through the setup link in the setup cookie, and is signed in.
 //! - `POST /console/sign-in/passkey/options`, then `POST /console/sign-in/passkey`:
 //!   discoverable sign-in.
+//! - `POST /console/passkeys/options`, then `POST /console/passkeys`: a signed-in
+//!   person adds a passkey, within `RECENT_SIGN_IN` of signing in.
 //!
 //! Each body carries the page's `csrf_token` and each request a same-origin `Origin`,
 //! as forms do. The options answer sets the ceremony cookie; the answer to the
@@ -22,12 +24,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use throttle::RetryAfter;
 
+use super::passkey_list::{passkeys_path, recent};
 use super::setup::{new_credentials, sets_credentials, setup_code, signed_in_by_setup};
 use super::sign_in::expected_pre_session_token;
 use super::{require_same_origin, require_token};
 use crate::cookies::Jar;
 use crate::error::{ConsoleError, JsonError};
 use crate::passkeys::{NotVerified, Passkeys, CEREMONY_LIFETIME};
+use crate::session::SignedIn;
 use crate::{blocking, safe_next, Console, BASE_PATH};
 
 /// Largest accepted body: a registration answer with an attestation and its
@@ -52,12 +56,14 @@ fn relying_party(console: &Console) -> Result<&Passkeys, ConsoleError> {
     console.passkeys.as_ref().ok_or(ConsoleError::NotFound)
 }
 
-/// The checks every ceremony request passes before anything is read or changed:
-/// passkeys offered, same origin, a JSON body within the limit, the pre-session token.
+/// The checks every ceremony request passes before anything is changed: passkeys
+/// offered, same origin, a JSON body within the limit, the page's token (`expected`:
+/// the pre-session token, or a signed-in page's).
 async fn checked_body(
     req: &HttpRequest,
     payload: web::Payload,
     console: &Console,
+    expected: Option<String>,
 ) -> Result<Body, ConsoleError> {
     relying_party(console)?;
     require_same_origin(req, console)?;
@@ -69,10 +75,7 @@ async fn checked_body(
         .map_err(|_| ConsoleError::BadRequest("the request is too large or was cut off"))?;
     let body: Body = serde_json::from_slice(&bytes)
         .map_err(|_| ConsoleError::BadRequest("the request is not the JSON expected"))?;
-    require_token(
-        expected_pre_session_token(req, console).as_deref(),
-        &body.csrf_token,
-    )?;
+    require_token(expected.as_deref(), &body.csrf_token)?;
     Ok(body)
 }
 
@@ -110,7 +113,13 @@ pub(crate) async fn setup_options(
     payload: web::Payload,
     console: web::Data<Console>,
 ) -> Result<HttpResponse, JsonError> {
-    checked_body(&req, payload, &console).await?;
+    checked_body(
+        &req,
+        payload,
+        &console,
+        expected_pre_session_token(&req, &console),
+    )
+    .await?;
     let code = setup_code(&req, &console)?;
     let c = console.clone();
     let (options, id) = blocking(move || {
@@ -140,7 +149,13 @@ pub(crate) async fn setup_finish(
     payload: web::Payload,
     console: web::Data<Console>,
 ) -> Result<HttpResponse, JsonError> {
-    let body = checked_body(&req, payload, &console).await?;
+    let body = checked_body(
+        &req,
+        payload,
+        &console,
+        expected_pre_session_token(&req, &console),
+    )
+    .await?;
     let code = setup_code(&req, &console)?;
     let id = ceremony_id(&req, &console)?;
     let old_session = Jar::Session.read(&req, &console.site);
@@ -177,7 +192,13 @@ pub(crate) async fn sign_in_options(
     payload: web::Payload,
     console: web::Data<Console>,
 ) -> Result<HttpResponse, JsonError> {
-    checked_body(&req, payload, &console).await?;
+    checked_body(
+        &req,
+        payload,
+        &console,
+        expected_pre_session_token(&req, &console),
+    )
+    .await?;
     not_throttled(&req, &console)?;
     let c = console.clone();
     let (options, id) = blocking(move || {
@@ -231,7 +252,13 @@ pub(crate) async fn sign_in_finish(
     payload: web::Payload,
     console: web::Data<Console>,
 ) -> Result<HttpResponse, JsonError> {
-    let body = checked_body(&req, payload, &console).await?;
+    let body = checked_body(
+        &req,
+        payload,
+        &console,
+        expected_pre_session_token(&req, &console),
+    )
+    .await?;
     not_throttled(&req, &console)?;
     let id = ceremony_id(&req, &console)?;
     let next = safe_next(&body.next);
@@ -278,4 +305,86 @@ pub(crate) async fn sign_in_finish(
             Err(ConsoleError::PasskeyRefused.into())
         }
     }
+}
+
+/// The signed-in person of a ceremony request, who signed in recently enough to add
+/// a passkey: 401 without a session, 403 when the sign-in is too old.
+async fn recently_signed_in(
+    req: &HttpRequest,
+    console: &web::Data<Console>,
+) -> Result<SignedIn, ConsoleError> {
+    relying_party(console)?;
+    let Some(me) = Console::session(console, req).await? else {
+        return Err(ConsoleError::SignInRequired {
+            next: passkeys_path(),
+        });
+    };
+    if !recent(console, &me) {
+        return Err(ConsoleError::SignInAgain);
+    }
+    Ok(me)
+}
+
+/// `POST /console/passkeys/options`: creation options for another passkey of the
+/// signed-in person, under the handle of their other passkeys and excluding them.
+pub(crate) async fn add_options(
+    req: HttpRequest,
+    payload: web::Payload,
+    console: web::Data<Console>,
+) -> Result<HttpResponse, JsonError> {
+    let me = recently_signed_in(&req, &console).await?;
+    checked_body(&req, payload, &console, Some(me.csrf_token())).await?;
+    let c = console.clone();
+    let (options, id) = blocking(move || {
+        let existing = c.store.passkeys_of(&me.user.id)?;
+        let handle = existing.first().map(|p| p.user_handle.as_str());
+        let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
+        let registration =
+            relying_party(&c)?.begin_registration(&me.user.email, handle, exclude)?;
+        let id = c.store.begin_ceremony(
+            CeremonyPurpose::AddPasskey,
+            &registration.state,
+            Some(&registration.user_handle),
+            CEREMONY_LIFETIME,
+            c.clock.now(),
+        )?;
+        Ok((registration.options, id))
+    })
+    .await?;
+    Ok(json_answer()
+        .cookie(Jar::Ceremony.set(&console.site, id.expose()))
+        .json(options))
+}
+
+/// `POST /console/passkeys`: the answer; the new passkey is added (audited).
+pub(crate) async fn add_finish(
+    req: HttpRequest,
+    payload: web::Payload,
+    console: web::Data<Console>,
+) -> Result<HttpResponse, JsonError> {
+    let me = recently_signed_in(&req, &console).await?;
+    let body = checked_body(&req, payload, &console, Some(me.csrf_token())).await?;
+    let id = ceremony_id(&req, &console)?;
+    let c = console.clone();
+    let user = me.user.id.clone();
+    blocking(move || {
+        let ceremony = take(&c, &id, CeremonyPurpose::AddPasskey)?;
+        let passkey = match relying_party(&c)?.finish_registration(&ceremony, body.credential)? {
+            Ok(p) => p,
+            Err(NotVerified(why)) => {
+                tracing::info!(outcome = why, "passkey registration refused");
+                return Err(ConsoleError::PasskeyRefused);
+            }
+        };
+        match c.store.add_passkey(&user, &passkey, c.clock.now()) {
+            Ok(()) => Ok(()),
+            Err(keypair_store::StoreError::Conflict(_)) => Err(ConsoleError::PasskeyRefused),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+    tracing::info!(user_id = %me.user.id.as_str(), "passkey registered");
+    Ok(json_answer()
+        .cookie(Jar::Ceremony.clear(&console.site))
+        .json(serde_json::json!({ "location": passkeys_path() })))
 }

@@ -64,8 +64,10 @@ pub struct StoredPasskey {
 /// for the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CeremonyPurpose {
-    /// Registering a new passkey.
+    /// Registering a passkey through a setup link (a new or reset person).
     Register,
+    /// A signed-in person adding a passkey.
+    AddPasskey,
     /// Signing in with a passkey.
     SignIn,
 }
@@ -74,6 +76,7 @@ impl CeremonyPurpose {
     fn as_str(self) -> &'static str {
         match self {
             CeremonyPurpose::Register => "register",
+            CeremonyPurpose::AddPasskey => "add_passkey",
             CeremonyPurpose::SignIn => "sign_in",
         }
     }

@@ -8,6 +8,7 @@ mod csrf;
 mod headers;
 mod invitations;
 mod pages;
+mod passkey_list;
 mod passkeys;
 mod sessions;
 mod sign_in;

@@ -12,6 +12,7 @@ mod passkeys;
 mod session;
 mod settings;
 
+pub use handlers::ROUTES;
 pub use headers::CONTENT_SECURITY_POLICY;
 pub use settings::ConsoleSettings;
 

@@ -13,36 +13,41 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::error::ConsoleError;
 use crate::{csrf, Console};
 
-/// Registers the routes inside the console's scope.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("", web::get().to(home::home))
-        .route("/", web::get().to(home::home))
-        .route("/accounts/{account_id}", web::get().to(home::account))
-        .route(
-            "/environments/{environment_id}",
-            web::get().to(home::environment),
-        )
-        .route("/sign-in", web::get().to(sign_in::form))
-        .route("/sign-in", web::post().to(sign_in::submit))
-        .route("/sign-out", web::post().to(sign_in::sign_out))
-        .route("/setup/{code}", web::get().to(setup::open_link))
-        .route("/setup", web::get().to(setup::form))
-        .route("/setup", web::post().to(setup::submit))
-        .route(
-            "/setup/passkey/options",
-            web::post().to(passkeys::setup_options),
-        )
-        .route("/setup/passkey", web::post().to(passkeys::setup_finish))
-        .route(
-            "/sign-in/passkey/options",
-            web::post().to(passkeys::sign_in_options),
-        )
-        .route("/sign-in/passkey", web::post().to(passkeys::sign_in_finish))
-        .route("/passkeys", web::get().to(passkey_list::page))
-        .route("/passkeys", web::post().to(passkeys::add_finish))
-        .route("/passkeys/options", web::post().to(passkeys::add_options))
-        .route("/passkeys/remove", web::post().to(passkey_list::remove))
-        .route("/assets/{name}", web::get().to(assets::asset));
+/// Declares every route once: the registration and the [`ROUTES`] list that the
+/// console's authorization matrix test must cover come from the same table.
+macro_rules! console_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every console route as `(method, path pattern)`, relative to
+        /// [`crate::BASE_PATH`].
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers the routes inside the console's scope.
+        pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+console_routes! {
+    get "" => home::home;
+    get "/" => home::home;
+    get "/accounts/{account_id}" => home::account;
+    get "/environments/{environment_id}" => home::environment;
+    get "/sign-in" => sign_in::form;
+    post "/sign-in" => sign_in::submit;
+    post "/sign-out" => sign_in::sign_out;
+    get "/setup/{code}" => setup::open_link;
+    get "/setup" => setup::form;
+    post "/setup" => setup::submit;
+    post "/setup/passkey/options" => passkeys::setup_options;
+    post "/setup/passkey" => passkeys::setup_finish;
+    post "/sign-in/passkey/options" => passkeys::sign_in_options;
+    post "/sign-in/passkey" => passkeys::sign_in_finish;
+    get "/passkeys" => passkey_list::page;
+    post "/passkeys" => passkeys::add_finish;
+    post "/passkeys/options" => passkeys::add_options;
+    post "/passkeys/remove" => passkey_list::remove;
+    get "/assets/{name}" => assets::asset;
 }
 
 /// Any other console path: the HTML 404 page.

@@ -7,6 +7,7 @@
 mod csrf;
 mod headers;
 mod invitations;
+mod matrix;
 mod pages;
 mod passkey_list;
 mod passkeys;

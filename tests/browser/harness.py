@@ -132,6 +132,8 @@ class BrowserTest(unittest.TestCase):
         self.refused = []
         self.page.on("console", self.watch_console)
         self.page.on("pageerror", lambda e: self.refused.append(str(e)))
+        self.set_cookies = []
+        self.page.on("response", self.collect_cookies)
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("WebAuthn.enable")
         self.authenticator = self.cdp.send(
@@ -148,6 +150,14 @@ class BrowserTest(unittest.TestCase):
             },
         )["authenticatorId"]
 
+    def collect_cookies(self, response):
+        """Every cookie value the server sets, including short-lived ones (a passkey
+        ceremony's id) gone by the end of the test."""
+        for header in response.headers_array():
+            if header["name"].lower() == "set-cookie":
+                value = header["value"].split(";", 1)[0].split("=", 1)[-1]
+                self.set_cookies.append(value)
+
     def watch_console(self, message):
         text = message.text
         if message.type == "error" and (
@@ -156,6 +166,13 @@ class BrowserTest(unittest.TestCase):
             self.refused.append(text)
 
     def tearDown(self):
+        # No cookie this browser holds (session id, setup code, CSRF value) is in the
+        # server's log.
+        log = self.keygate.read_log()
+        values = self.set_cookies + [c["value"] for c in self.context.cookies()]
+        for value in values:
+            if len(value) >= 16:
+                self.assertNotIn(value, log, "a cookie's value was logged")
         self.context.close()
         self.assertEqual(
             self.refused, [], "the page raised errors or broke its own CSP"

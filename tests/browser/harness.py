@@ -169,6 +169,7 @@ class BrowserTest(unittest.TestCase):
         # No cookie this browser holds (session id, setup code, CSRF value) is in the
         # server's log.
         log = self.keygate.read_log()
+        self.assertTrue(self.set_cookies, "the responses' Set-Cookie headers were seen")
         values = self.set_cookies + [c["value"] for c in self.context.cookies()]
         for value in values:
             if len(value) >= 16:

@@ -7,6 +7,7 @@ browser (default: /usr/bin/chromium). Screenshots go to KEYGATE_SCREENSHOTS
 (default: target/browser-screenshots).
 """
 
+import base64
 import json
 import os
 import shutil
@@ -15,9 +16,11 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.parse
 import urllib.request
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("KEYGATE_BIN", os.path.join(ROOT, "target", "debug", "keygate"))
@@ -94,6 +97,50 @@ class Keygate:
     def invite(self, email, *role):
         """An invitation's JSON line (`users invite EMAIL ROLE...`)."""
         return json.loads(self.cli("users", "invite", email, *role))
+
+    def request(self, method, path, body=None, token=None, form=None, basic=None):
+        """An HTTP request to the server: (status, parsed JSON or None)."""
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if basic:
+            raw = f"{urllib.parse.quote(basic[0])}:{urllib.parse.quote(basic[1])}"
+            headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                text = r.read().decode()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, None
+
+    def token(self, client_id, secret, scope=None):
+        """`POST /token` with client credentials: (status, answer)."""
+        form = {"grant_type": "client_credentials"}
+        if scope:
+            form["scope"] = scope
+        return self.request("POST", "/token", form=form, basic=(client_id, secret))
+
+    def operator_token(self):
+        """A token of a fresh operator keypair (`keygate bootstrap`, once)."""
+        if not hasattr(self, "_operator"):
+            self._operator = json.loads(self.cli("bootstrap"))
+        status, answer = self.token(
+            self._operator["client_id"], self._operator["client_secret"]
+        )
+        assert status == 200, answer
+        return answer["access_token"]
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
@@ -191,3 +238,12 @@ class BrowserTest(unittest.TestCase):
 
     def button(self, name):
         return self.page.get_by_role("button", name=name, exact=True)
+
+    def sign_in_new_person(self, email, *role):
+        """Invites `email` with `role` at the command line, sets a password through
+        the setup link; the browser is signed in as them."""
+        line = self.keygate.invite(email, *role)
+        self.page.goto(line["setup_url"])
+        self.page.get_by_label("New password", exact=True).fill(PASSWORD)
+        self.button("Set password").click()
+        expect(self.button("Sign out")).to_be_visible()

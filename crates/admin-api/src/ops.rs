@@ -10,7 +10,7 @@ pub use administrators::{
 use keypair_store::{
     Account, AccountId, AddressList, AuditRecord, ClientId, ClientSecret, Environment,
     EnvironmentId, Keypair, KeypairPatch, NewKeypair, Owner, Page, PageRequest, Rotation, ScopeSet,
-    INTROSPECT_SCOPE, MAX_OVERLAP_SECONDS,
+    INTROSPECT_SCOPE, MAX_OVERLAP_SECONDS, OPERATOR_SCOPE,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -154,6 +154,19 @@ impl AdminApi {
             ));
         }
         Ok(scopes)
+    }
+
+    /// The scopes `caller` may put on a keypair, in catalogue order: the catalogue
+    /// without `keygate:operator`, and without `keygate:introspect` unless the caller
+    /// may grant it (the same rule [`AdminApi::create_environment_keypair`] applies).
+    pub fn grantable_scopes(&self, caller: &Principal) -> Vec<String> {
+        self.catalogue
+            .scopes()
+            .map(|s| s.as_str())
+            .filter(|s| *s != OPERATOR_SCOPE)
+            .filter(|s| *s != INTROSPECT_SCOPE || caller.may_grant_introspect())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A per-keypair token lifetime: 1 to `token.max_lifetime_seconds`.

@@ -95,6 +95,104 @@ pub(crate) fn minutes(t: time::OffsetDateTime) -> String {
     )
 }
 
+/// A key's row in the `API keys` table.
+#[derive(Debug)]
+pub(crate) struct KeyRow {
+    pub(crate) client_id: String,
+    /// The masked secret hint, `kgs_AbCd…`.
+    pub(crate) hint: String,
+    pub(crate) comment: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) active: bool,
+    pub(crate) created: String,
+    pub(crate) last_used: String,
+    pub(crate) expires: String,
+    /// The current generation's status: `Valid`, `Suspended`, …
+    pub(crate) tokens: &'static str,
+}
+
+/// The create dialog's fields, as typed, with any error next to its field.
+#[derive(Debug)]
+pub(crate) struct KeyForm {
+    pub(crate) comment: String,
+    /// Every scope the person may grant, and whether it is ticked.
+    pub(crate) scopes: Vec<(String, bool)>,
+    /// `YYYY-MM-DDTHH:MM` (UTC) or empty.
+    pub(crate) expires: String,
+    pub(crate) addresses: String,
+    /// `(field, message)`: `comment`, `scopes`, `expires_at`, `allowed_addresses`,
+    /// or `form`.
+    pub(crate) errors: Vec<(&'static str, String)>,
+}
+
+impl KeyForm {
+    pub(crate) fn empty(scopes: &[String]) -> KeyForm {
+        KeyForm {
+            comment: String::new(),
+            scopes: scopes.iter().map(|s| (s.clone(), false)).collect(),
+            expires: String::new(),
+            addresses: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The allowlist's entries: one per line (commas and spaces separate too).
+    pub(crate) fn address_entries(&self) -> Vec<&str> {
+        self.addresses
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|a| !a.is_empty())
+            .collect()
+    }
+
+    /// The error for `field`, if any.
+    pub(crate) fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// A secret shown once, after creation.
+pub(crate) struct NewSecret {
+    pub(crate) client_id: String,
+    pub(crate) secret: String,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "keys.html")]
+pub(crate) struct KeysPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    /// The owner's name and page.
+    pub(crate) name: String,
+    pub(crate) owner_href: String,
+    /// This page (where the create form posts).
+    pub(crate) keys_href: String,
+    pub(crate) next_href: Option<String>,
+    pub(crate) rows: Vec<KeyRow>,
+    pub(crate) create: KeyForm,
+    /// The create dialog is open (it came back with an error).
+    pub(crate) create_open: bool,
+    pub(crate) created: Option<NewSecret>,
+}
+
+/// One row, for htmx to swap in after a change.
+#[derive(Debug, Template)]
+#[template(path = "key_row.html")]
+pub(crate) struct KeyRowFragment {
+    pub(crate) row: KeyRow,
+    pub(crate) csrf_token: String,
+}
+
 /// An account on the home page, with the environments listed under it.
 #[derive(Debug)]
 pub(crate) struct AccountEntry {

@@ -3,6 +3,7 @@
 
 mod assets;
 mod home;
+mod keys;
 mod passkey_list;
 mod passkeys;
 mod setup;
@@ -33,6 +34,9 @@ console_routes! {
     get "/" => home::home;
     get "/accounts/{account_id}" => home::account;
     get "/environments/{environment_id}" => home::environment;
+    get "/{owner:accounts|environments}/{id}/keys" => keys::page;
+    post "/{owner:accounts|environments}/{id}/keys" => keys::create;
+    post "/keys/{client_id}/{action}" => keys::act;
     get "/sign-in" => sign_in::form;
     post "/sign-in" => sign_in::submit;
     post "/sign-out" => sign_in::sign_out;

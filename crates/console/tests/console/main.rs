@@ -7,6 +7,7 @@
 mod csrf;
 mod headers;
 mod invitations;
+mod keys;
 mod matrix;
 mod pages;
 mod passkey_list;

@@ -107,6 +107,36 @@ fn cases(a: &str, a1: &str, b: &str) -> Vec<Case> {
                 c => signed_in(c, 200),
             },
         ),
+        case(
+            "get",
+            "/{owner:accounts|environments}/{id}/keys",
+            get(&format!("/accounts/{a}/keys")),
+            |c| match c {
+                Caller::Operator | Caller::AccountAdmin => 200,
+                c => signed_in(c, 404),
+            },
+        ),
+        case(
+            "get",
+            "/{owner:accounts|environments}/{id}/keys",
+            get(&format!("/environments/{a1}/keys")),
+            |c| match c {
+                Caller::Nobody => 404,
+                c => signed_in(c, 200),
+            },
+        ),
+        case(
+            "post",
+            "/{owner:accounts|environments}/{id}/keys",
+            form(&format!("/environments/{a1}/keys")),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
+            "/keys/{client_id}/{action}",
+            form("/keys/kg_0123/delete"),
+            |c| signed_in(c, 403),
+        ),
         // Signed in, the sign-in page sends the person on.
         case("get", "/sign-in", get("/sign-in"), |c| {
             if c == Caller::Anonymous {

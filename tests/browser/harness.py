@@ -210,7 +210,7 @@ class BrowserTest(unittest.TestCase):
         if message.type == "error" and (
             "Content Security Policy" in text or "Refused to" in text
         ):
-            self.refused.append(text)
+            self.refused.append(f"{text} at {message.location}")
 
     def tearDown(self):
         # No cookie this browser holds (session id, setup code, CSRF value) is in the

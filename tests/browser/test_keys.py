@@ -95,6 +95,40 @@ class Keys(BrowserTest):
         expect(self.row(client_id)).to_have_count(0)
         self.assertEqual(self.keygate.token(client_id, secret)[0], 401)
 
+    def test_edit_the_scopes_and_rotate_the_secret(self):
+        self.open_keys("dan@example.test")
+        self.create("reporting", "feedback:read")
+        shown = self.page.get_by_role("dialog", name="API key created")
+        client_id = shown.get_by_role("textbox", name="Client ID", exact=True).input_value()
+        first = shown.get_by_role("textbox", name="Secret", exact=True).input_value()
+        shown.get_by_role("button", name="Done", exact=True).click()
+
+        row = self.row(client_id)
+        row.get_by_role("button", name="Edit", exact=True).click()
+        dialog = self.page.get_by_role("dialog", name=f"Edit {client_id}")
+        expect(dialog.get_by_label("Comment", exact=True)).to_have_value("reporting")
+        dialog.get_by_label("feedback:read", exact=True).uncheck()
+        dialog.get_by_label("feedback:write", exact=True).check()
+        dialog.get_by_role("button", name="Save", exact=True).click()
+        scopes = self.row(client_id).get_by_role("cell").nth(2)
+        expect(scopes).to_have_text("feedback:write")
+        self.assertEqual(self.keygate.token(client_id, first)[1]["scope"], "feedback:write")
+
+        self.row(client_id).get_by_role("button", name="Rotate secret", exact=True).click()
+        dialog = self.page.get_by_role("dialog", name=f"Rotate the secret of {client_id}")
+        dialog.get_by_label("Old secret valid for", exact=True).select_option(label="1 hour")
+        dialog.get_by_role("button", name="Rotate", exact=True).click()
+        shown = self.page.get_by_role("dialog", name="Secret rotated")
+        second = shown.get_by_role("textbox", name="Secret", exact=True).input_value()
+        self.assertNotEqual(first, second)
+        # Both work during the overlap.
+        self.assertEqual(self.keygate.token(client_id, first)[0], 200)
+        self.assertEqual(self.keygate.token(client_id, second)[0], 200)
+        shown.get_by_role("button", name="Done", exact=True).click()
+        self.row(client_id).get_by_role("button", name="Rotate secret", exact=True).click()
+        dialog = self.page.get_by_role("dialog", name=f"Rotate the secret of {client_id}")
+        expect(dialog.get_by_label("End the oldest secret now", exact=True)).to_be_visible()
+
     def test_an_error_shows_next_to_its_field_and_keeps_what_was_typed(self):
         self.open_keys("bea@example.test")
         self.button("Create API key").click()

@@ -109,10 +109,25 @@ pub(crate) struct KeyRow {
     pub(crate) expires: String,
     /// The current generation's status: `Valid`, `Suspended`, …
     pub(crate) tokens: &'static str,
+    /// How many secrets are live (two: rotating must end the oldest).
+    pub(crate) live_secrets: usize,
+    /// The edit dialog's fields: the key as it is, or as typed with an error.
+    pub(crate) edit: KeyForm,
+    /// The edit dialog is open (it came back with an error).
+    pub(crate) edit_open: bool,
+    /// The owner's keys page (the edit dialog's `Cancel` when open).
+    pub(crate) keys_href: String,
+}
+
+impl KeyRow {
+    /// The prefix of the ids in this key's edit dialog.
+    pub(crate) fn field_prefix(&self) -> String {
+        format!("edit-{}-", self.client_id)
+    }
 }
 
 /// The create dialog's fields, as typed, with any error next to its field.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct KeyForm {
     pub(crate) comment: String,
     /// Every scope the person may grant, and whether it is ticked.
@@ -136,6 +151,26 @@ impl KeyForm {
         }
     }
 
+    /// Records an operation's refusal of `field` (its JSON path, such as
+    /// `allowed_addresses[3]`) next to the form field it concerns, naming the entry of
+    /// the allowlist at fault.
+    pub(crate) fn refused(&mut self, field: &str, message: String) {
+        let entry = field
+            .strip_prefix("allowed_addresses[")
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| self.address_entries().get(i).map(|e| (*e).to_owned()));
+        let message = match entry {
+            Some(entry) => format!("{entry}: {message}"),
+            None => message,
+        };
+        let at = ["allowed_addresses", "scopes", "expires_at", "comment"]
+            .into_iter()
+            .find(|f| field.starts_with(f))
+            .unwrap_or("form");
+        self.errors.push((at, message));
+    }
+
     /// The allowlist's entries: one per line (commas and spaces separate too).
     pub(crate) fn address_entries(&self) -> Vec<&str> {
         self.addresses
@@ -153,8 +188,10 @@ impl KeyForm {
     }
 }
 
-/// A secret shown once, after creation.
+/// A secret shown once, after creation or rotation.
 pub(crate) struct NewSecret {
+    /// `API key created` or `Secret rotated`.
+    pub(crate) heading: &'static str,
     pub(crate) client_id: String,
     pub(crate) secret: String,
 }
@@ -183,6 +220,8 @@ pub(crate) struct KeysPage {
     /// The create dialog is open (it came back with an error).
     pub(crate) create_open: bool,
     pub(crate) created: Option<NewSecret>,
+    /// A refusal that belongs to no field (a rotation refused, say).
+    pub(crate) problem: Option<String>,
 }
 
 /// One row, for htmx to swap in after a change.

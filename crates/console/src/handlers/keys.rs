@@ -14,7 +14,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use admin_api::ops::{KeypairPatchInput, NewKeypairInput, RevokeTokensInput};
+use admin_api::ops::{KeypairPatchInput, NewKeypairInput, RevokeTokensInput, RotationInput};
 use admin_api::{AdminApi, AdminError, Principal};
 use keypair_store::{
     AccountId, ClientId, EnvironmentId, Keypair, Owner, Page, PageRequest, TokenStatus,
@@ -105,13 +105,40 @@ impl KeyOwner {
     }
 }
 
-/// A key's row as the table shows it.
-fn row(k: &Keypair, now: OffsetDateTime) -> KeyRow {
+/// A time as a `datetime-local` field holds it (UTC): `YYYY-MM-DDTHH:MM`.
+fn local_field(t: OffsetDateTime) -> String {
+    minutes(t).replacen(' ', "T", 1)
+}
+
+/// A key's row as the table shows it; its edit dialog holds the key as it is, over
+/// the scopes the person may grant (and any the key holds beyond them).
+fn row(k: &Keypair, now: OffsetDateTime, grantable: &[String], keys_href: &str) -> KeyRow {
+    let held: Vec<String> = k.scopes.iter().map(|s| s.as_str().to_owned()).collect();
+    let mut scopes: Vec<(String, bool)> = grantable
+        .iter()
+        .map(|s| (s.clone(), held.contains(s)))
+        .collect();
+    for h in &held {
+        if !grantable.contains(h) {
+            scopes.push((h.clone(), true));
+        }
+    }
+    let edit = KeyForm {
+        comment: k.comment.clone(),
+        scopes,
+        expires: k.expires_at.map(local_field).unwrap_or_default(),
+        addresses: k.allowed_addresses.entries().collect::<Vec<_>>().join("\n"),
+        errors: Vec::new(),
+    };
     KeyRow {
+        live_secrets: k.live_secrets(now).count(),
+        edit,
+        edit_open: false,
+        keys_href: keys_href.to_owned(),
         client_id: k.client_id.as_str().to_owned(),
         hint: format!("{}…", k.secret_hint),
         comment: k.comment.clone(),
-        scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        scopes: held,
         active: k.enabled,
         created: minutes(k.created_at),
         last_used: k.last_used_at.map_or_else(|| "Never".to_owned(), minutes),
@@ -129,9 +156,9 @@ fn row(k: &Keypair, now: OffsetDateTime) -> KeyRow {
     }
 }
 
-/// What the create form sends, parsed for the operation; the form as typed, to show
-/// again with an error.
-fn new_key_input(form: &Form, scopes: &[String]) -> (serde_json::Value, KeyForm) {
+/// What the create and edit forms send, as the operation's JSON input (`expires_at`
+/// `null` when empty); the form as typed, to show again with an error.
+fn key_input(form: &Form, scopes: &[String]) -> (serde_json::Value, KeyForm) {
     let chosen: Vec<String> = scopes
         .iter()
         .filter(|s| form.get(&format!("scope:{s}")) == "on")
@@ -153,41 +180,31 @@ fn new_key_input(form: &Form, scopes: &[String]) -> (serde_json::Value, KeyForm)
         "scopes": chosen,
         "allowed_addresses": addresses,
     });
-    if !typed.expires.is_empty() {
-        // `datetime-local` sends `YYYY-MM-DDTHH:MM`; the form says it is UTC.
-        input["expires_at"] = json!(format!("{}:00Z", typed.expires));
-    }
-    (input, typed)
-}
-
-/// The field an operation's 400 names, as the form's field.
-fn form_field(field: &str) -> &'static str {
-    if field.starts_with("allowed_addresses") {
-        "allowed_addresses"
-    } else if field.starts_with("scopes") {
-        "scopes"
-    } else if field.starts_with("expires_at") {
-        "expires_at"
-    } else if field.starts_with("comment") {
-        "comment"
+    input["expires_at"] = if typed.expires.is_empty() {
+        serde_json::Value::Null
     } else {
-        "form"
-    }
-}
-
-/// `allowed_addresses[3]` → 3: which entry of the list an operation refused.
-fn entry_index(field: &str) -> Option<usize> {
-    field
-        .strip_prefix("allowed_addresses[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
+        // `datetime-local` sends `YYYY-MM-DDTHH:MM`; the form says it is UTC.
+        json!(format!("{}:00Z", typed.expires))
+    };
+    (input, typed)
 }
 
 struct Listing {
     name: String,
     rows: Vec<KeyRow>,
     next_cursor: Option<String>,
+    grantable: Vec<String>,
+}
+
+/// What a keys page shows besides the table: a dialog come back with an error, a
+/// secret shown once, a problem.
+#[derive(Default)]
+struct Shown {
+    create: Option<KeyForm>,
+    /// A row's edit dialog, as typed, with its error.
+    edit: Option<(String, KeyForm)>,
+    secret: Option<NewSecret>,
+    problem: Option<String>,
 }
 
 fn listing(
@@ -201,10 +218,17 @@ fn listing(
     let request = PageRequest::new(Some(KEYS_PER_PAGE), cursor)
         .map_err(|_| ConsoleError::BadRequest("that page of keys does not exist"))?;
     let page = owner.list(admin, me, &request)?;
+    let grantable = admin.grantable_scopes(me);
+    let keys_href = owner.keys_href();
     Ok(Listing {
         name,
-        rows: page.items.iter().map(|k| row(k, now)).collect(),
+        rows: page
+            .items
+            .iter()
+            .map(|k| row(k, now, &grantable, &keys_href))
+            .collect(),
         next_cursor: page.next_cursor,
+        grantable,
     })
 }
 
@@ -214,27 +238,33 @@ fn cursor_of(req: &HttpRequest) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The page, with the create dialog as given and, after a creation, the secret.
+/// The page, with what `shown` adds.
 async fn keys_page(
     console: &web::Data<Console>,
     me: &SignedIn,
     owner: KeyOwner,
     cursor: Option<String>,
-    create: Option<KeyForm>,
-    created: Option<NewSecret>,
+    shown: Shown,
     status: StatusCode,
 ) -> Result<HttpResponse, ConsoleError> {
     let c = console.clone();
     let principal = me.principal.clone();
     let lookup = owner.clone();
-    let (found, scopes) = blocking(move || {
+    let mut found = blocking(move || {
         let now = c.clock.now();
-        let found = listing(&c.admin, &principal, &lookup, cursor.as_deref(), now)?;
-        Ok((found, c.admin.grantable_scopes(&principal)))
+        listing(&c.admin, &principal, &lookup, cursor.as_deref(), now)
     })
     .await?;
-    let create_open = create.is_some();
-    let form = create.unwrap_or_else(|| KeyForm::empty(&scopes));
+    if let Some((client_id, form)) = shown.edit {
+        if let Some(r) = found.rows.iter_mut().find(|r| r.client_id == client_id) {
+            r.edit = form;
+            r.edit_open = true;
+        }
+    }
+    let create_open = shown.create.is_some();
+    let form = shown
+        .create
+        .unwrap_or_else(|| KeyForm::empty(&found.grantable));
     let keys_href = owner.keys_href();
     let html = render(&KeysPage {
         nav: Some(me.nav()),
@@ -246,7 +276,8 @@ async fn keys_page(
         rows: found.rows,
         create: form,
         create_open,
-        created,
+        created: shown.secret,
+        problem: shown.problem,
     })?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -264,19 +295,48 @@ pub(crate) async fn page(
     let Some(owner) = KeyOwner::parse(&kind, &id) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
-    match keys_page(
-        &console,
-        &me,
-        owner,
-        cursor_of(&req),
-        None,
-        None,
-        StatusCode::OK,
-    )
-    .await
-    {
+    let cursor = cursor_of(&req);
+    let shown = Shown::default();
+    match keys_page(&console, &me, owner, cursor, shown, StatusCode::OK).await {
         Ok(page) => Ok(page),
         Err(e) => Ok(e.response(Some(me.nav()))),
+    }
+}
+
+/// A signed-in person's state-changing form: same origin, the form, the session, the
+/// page's token.
+async fn signed_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    console: &web::Data<Console>,
+) -> Result<(SignedIn, Form), ConsoleError> {
+    require_same_origin(req, console)?;
+    let form = Form::read(req, payload).await?;
+    let me = Console::signed_in(console, req).await?;
+    require_token(Some(&me.csrf_token()), form.get(FIELD))?;
+    Ok((me, form))
+}
+
+/// An operation's input from the form's JSON; a time the form could not turn into
+/// RFC 3339 is refused as the operation would refuse it.
+fn parsed<T: serde::de::DeserializeOwned>(input: serde_json::Value) -> Result<T, AdminError> {
+    serde_json::from_value(input).map_err(|_| {
+        AdminError::bad(
+            "expires_at",
+            "must be a date and time such as 2027-01-31 12:00",
+        )
+    })
+}
+
+/// Splits an operation's outcome: a 400 stays with the form (`Ok(Err(..))`); any
+/// other refusal is the error page.
+fn keep_bad_request<T>(
+    r: Result<T, AdminError>,
+) -> Result<Result<T, (String, String)>, ConsoleError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(AdminError::BadRequest { field, message }) => Ok(Err((field, message))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -289,77 +349,180 @@ pub(crate) async fn create(
     console: web::Data<Console>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
-    require_same_origin(&req, &console)?;
-    let form = Form::read(&req, payload).await?;
-    let me = Console::signed_in(&console, &req).await?;
-    require_token(Some(&me.csrf_token()), form.get(FIELD))?;
+    let (me, form) = signed_form(&req, payload, &console).await?;
     let (kind, id) = path.into_inner();
     let Some(owner) = KeyOwner::parse(&kind, &id) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
+    let scopes = console.admin.grantable_scopes(&me.principal);
+    let (input, mut typed) = key_input(&form, &scopes);
     let c = console.clone();
     let principal = me.principal.clone();
     let target = owner.clone();
-    let scopes = c.admin.grantable_scopes(&principal);
-    let (input, mut typed) = new_key_input(&form, &scopes);
     let outcome = blocking(move || {
-        let input: NewKeypairInput = match serde_json::from_value(input) {
-            Ok(i) => i,
-            Err(_) => {
-                return Ok(Err(AdminError::bad(
-                    "expires_at",
-                    "must be a date and time such as 2027-01-31 12:00",
-                )))
+        let made =
+            parsed(input).and_then(|i| target.create(&c.admin, &principal, i, c.clock.now()));
+        keep_bad_request(made)
+    })
+    .await;
+    let shown = match outcome {
+        Ok(Ok((keypair, secret))) => {
+            tracing::info!(client_id = %keypair.client_id, user_id = %me.user.id.as_str(), "API key created in the console");
+            Shown {
+                secret: Some(NewSecret {
+                    heading: "API key created",
+                    client_id: keypair.client_id.as_str().to_owned(),
+                    secret: secret.expose().to_owned(),
+                }),
+                ..Shown::default()
             }
-        };
-        match target.create(&c.admin, &principal, input, c.clock.now()) {
-            Ok(created) => Ok(Ok(created)),
-            Err(AdminError::BadRequest { field, message }) => {
-                Ok(Err(AdminError::BadRequest { field, message }))
+        }
+        Ok(Err((field, message))) => {
+            typed.refused(&field, message);
+            Shown {
+                create: Some(typed),
+                ..Shown::default()
             }
+        }
+        Err(e) => return Ok(e.response(Some(me.nav()))),
+    };
+    let status = if shown.create.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    match keys_page(&console, &me, owner, None, shown, status).await {
+        Ok(page) => Ok(page),
+        Err(e) => Ok(e.response(Some(me.nav()))),
+    }
+}
+
+/// The key a `/console/keys/{client_id}/…` request names, if the person reaches it,
+/// with its owner.
+fn reached(
+    console: &Console,
+    me: &Principal,
+    id: &str,
+) -> Result<(ClientId, KeyOwner, Keypair), ConsoleError> {
+    let client_id = ClientId::parse(id).map_err(|_| ConsoleError::NotFound)?;
+    let keypair = console.admin.get_keypair(me, &client_id)?;
+    let owner = KeyOwner::of(&keypair.owner).ok_or(ConsoleError::NotFound)?;
+    Ok((client_id, owner, keypair))
+}
+
+/// `POST /console/keys/{client_id}/edit`: the create form's fields; the key takes
+/// them all (an empty expiry removes it, an empty allowlist allows anywhere).
+pub(crate) async fn edit(
+    req: HttpRequest,
+    payload: web::Payload,
+    console: web::Data<Console>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (me, form) = signed_form(&req, payload, &console).await?;
+    let id = path.into_inner();
+    let scopes = console.admin.grantable_scopes(&me.principal);
+    let (input, mut typed) = key_input(&form, &scopes);
+    let c = console.clone();
+    let principal = me.principal.clone();
+    let key = id.clone();
+    let outcome = blocking(move || {
+        let (client_id, owner, _) = reached(&c, &principal, &key)?;
+        let changed = parsed::<KeypairPatchInput>(input).and_then(|patch| {
+            c.admin
+                .update_keypair(&principal, &client_id, patch, c.clock.now())
+        });
+        Ok((owner, keep_bad_request(changed)?))
+    })
+    .await;
+    match outcome {
+        Ok((owner, Ok(_))) => {
+            tracing::info!(client_id = %id, user_id = %me.user.id.as_str(), "API key edited in the console");
+            Ok(see_other(&owner.keys_href()))
+        }
+        Ok((owner, Err((field, message)))) => {
+            typed.refused(&field, message);
+            let shown = Shown {
+                edit: Some((id, typed)),
+                ..Shown::default()
+            };
+            match keys_page(&console, &me, owner, None, shown, StatusCode::BAD_REQUEST).await {
+                Ok(page) => Ok(page),
+                Err(e) => Ok(e.response(Some(me.nav()))),
+            }
+        }
+        Err(e) => Ok(e.response(Some(me.nav()))),
+    }
+}
+
+/// `POST /console/keys/{client_id}/rotate`: `overlap` (seconds the live secrets keep
+/// working) and `end_oldest`; the answer shows the new secret once.
+pub(crate) async fn rotate(
+    req: HttpRequest,
+    payload: web::Payload,
+    console: web::Data<Console>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (me, form) = signed_form(&req, payload, &console).await?;
+    let id = path.into_inner();
+    let overlap: Option<u32> = form.get("overlap").parse().ok();
+    let end_oldest = form.get("end_oldest") == "on";
+    let c = console.clone();
+    let principal = me.principal.clone();
+    let key = id.clone();
+    let outcome = blocking(move || {
+        let (client_id, owner, _) = reached(&c, &principal, &key)?;
+        let input: RotationInput = serde_json::from_value(json!({
+            "previous_secret_expires_in_seconds": overlap,
+            "end_oldest": end_oldest,
+        }))
+        .map_err(|_| ConsoleError::BadRequest("choose how long the old secret stays valid"))?;
+        match c
+            .admin
+            .rotate_secret(&principal, &client_id, input, c.clock.now())
+        {
+            Ok((_, secret)) => Ok((owner, Ok(secret))),
+            Err(AdminError::Conflict(_)) => Ok((
+                owner,
+                Err((
+                    StatusCode::CONFLICT,
+                    "Two secrets are live: tick “End the oldest secret now” to rotate.".to_owned(),
+                )),
+            )),
+            Err(AdminError::BadRequest { message, .. }) => Ok((
+                owner,
+                Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("Old secret valid for: {message}"),
+                )),
+            )),
             Err(e) => Err(e.into()),
         }
     })
     .await;
-    match outcome {
-        Ok(Ok((keypair, secret))) => {
-            tracing::info!(client_id = %keypair.client_id, user_id = %me.user.id.as_str(), "API key created in the console");
-            let shown = NewSecret {
-                client_id: keypair.client_id.as_str().to_owned(),
-                secret: secret.expose().to_owned(),
+    let (owner, shown, status) = match outcome {
+        Ok((owner, Ok(secret))) => {
+            tracing::info!(client_id = %id, user_id = %me.user.id.as_str(), "API key secret rotated in the console");
+            let shown = Shown {
+                secret: Some(NewSecret {
+                    heading: "Secret rotated",
+                    client_id: id,
+                    secret: secret.expose().to_owned(),
+                }),
+                ..Shown::default()
             };
-            keys_page(
-                &console,
-                &me,
-                owner,
-                None,
-                None,
-                Some(shown),
-                StatusCode::OK,
-            )
-            .await
+            (owner, shown, StatusCode::OK)
         }
-        Ok(Err(AdminError::BadRequest { field, message })) => {
-            let message = match entry_index(&field) {
-                Some(i) => match typed.address_entries().get(i) {
-                    Some(entry) => format!("{entry}: {message}"),
-                    None => message,
-                },
-                None => message,
+        Ok((owner, Err((status, problem)))) => {
+            let shown = Shown {
+                problem: Some(problem),
+                ..Shown::default()
             };
-            typed.errors.push((form_field(&field), message));
-            keys_page(
-                &console,
-                &me,
-                owner,
-                None,
-                Some(typed),
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+            (owner, shown, status)
         }
-        Ok(Err(e)) => Ok(ConsoleError::from(e).response(Some(me.nav()))),
+        Err(e) => return Ok(e.response(Some(me.nav()))),
+    };
+    match keys_page(&console, &me, owner, None, shown, status).await {
+        Ok(page) => Ok(page),
         Err(e) => Ok(e.response(Some(me.nav()))),
     }
 }
@@ -379,10 +542,7 @@ pub(crate) async fn act(
     console: web::Data<Console>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
-    require_same_origin(&req, &console)?;
-    let form = Form::read(&req, payload).await?;
-    let me = Console::signed_in(&console, &req).await?;
-    require_token(Some(&me.csrf_token()), form.get(FIELD))?;
+    let (me, form) = signed_form(&req, payload, &console).await?;
     let (id, verb) = path.into_inner();
     let action = match verb.as_str() {
         "status" => Action::Status,
@@ -395,15 +555,12 @@ pub(crate) async fn act(
         "false" => Some(false),
         _ => None,
     };
-    let Ok(client_id) = ClientId::parse(&id) else {
-        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
-    };
     let c = console.clone();
     let principal = me.principal.clone();
+    let key = id.clone();
     let done = blocking(move || {
         let now = c.clock.now();
-        let keypair = c.admin.get_keypair(&principal, &client_id)?;
-        let owner = KeyOwner::of(&keypair.owner).ok_or(ConsoleError::NotFound)?;
+        let (client_id, owner, _) = reached(&c, &principal, &key)?;
         let after = match action {
             Action::Status => {
                 let enabled =
@@ -423,7 +580,9 @@ pub(crate) async fn act(
                 None
             }
         };
-        Ok((owner, after.map(|k| row(&k, now))))
+        let grantable = c.admin.grantable_scopes(&principal);
+        let keys_href = owner.keys_href();
+        Ok((owner, after.map(|k| row(&k, now, &grantable, &keys_href))))
     })
     .await;
     let (owner, after) = match done {

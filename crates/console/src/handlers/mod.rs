@@ -36,6 +36,8 @@ console_routes! {
     get "/environments/{environment_id}" => home::environment;
     get "/{owner:accounts|environments}/{id}/keys" => keys::page;
     post "/{owner:accounts|environments}/{id}/keys" => keys::create;
+    post "/keys/{client_id}/edit" => keys::edit;
+    post "/keys/{client_id}/rotate" => keys::rotate;
     post "/keys/{client_id}/{action}" => keys::act;
     get "/sign-in" => sign_in::form;
     post "/sign-in" => sign_in::submit;

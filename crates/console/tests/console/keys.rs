@@ -11,6 +11,7 @@ keypair_store::on_both_backends_async! {
     a_key_is_created_shown_once_switched_revoked_and_deleted;
     errors_show_next_to_their_field_and_keep_what_was_typed;
     keys_out_of_reach_and_forged_requests_change_nothing;
+    a_key_is_edited_and_its_secret_rotated;
 }
 
 /// The value of the input with this id.
@@ -292,4 +293,155 @@ async fn keys_out_of_reach_and_forged_requests_change_nothing(db: TestDb) {
     assert_eq!(unknown.status, 404);
     let k = env.store().get_keypair(&id).unwrap();
     assert!(k.enabled, "nothing changed");
+}
+
+async fn a_key_is_edited_and_its_secret_rotated(db: TestDb) {
+    let env = Env::new(db);
+    let app = app!(env);
+    let acme = env.account("Acme");
+    let prod = env.environment(&acme, "Production");
+    person(&app, &env, "ada@example.test", &env_owner(&prod)).await;
+    let mut b = Browser::new(&env);
+    assert_eq!(
+        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
+        303
+    );
+    let keys = format!("/console/environments/{}/keys", prod.id.as_str());
+    let token = b.get(&app, &keys).await.form_token(&keys);
+    let made = b
+        .post(
+            &app,
+            &keys,
+            &[
+                ("csrf_token", &token),
+                ("comment", "first"),
+                ("scope:feedback:read", "on"),
+            ],
+        )
+        .await;
+    let client_id = input_value(&made, "new-client-id");
+    let first_secret = input_value(&made, "new-secret-value");
+    let id = ClientId::parse(&client_id).unwrap();
+
+    // The edit dialog holds the key as it is.
+    let list = b.get(&app, &keys).await;
+    assert!(list.has_button("Edit") && list.has_button("Save"));
+    assert!(list.body.contains(&format!("id=\"edit-{client_id}-comment\" name=\"comment\" type=\"text\" maxlength=\"1000\" value=\"first\"")));
+    let edit = format!("/console/keys/{client_id}/edit");
+    // A refused edit comes back in its open dialog, as typed; nothing changes.
+    let refused = b
+        .post(
+            &app,
+            &edit,
+            &[
+                ("csrf_token", &token),
+                ("comment", "second"),
+                ("scope:feedback:write", "on"),
+                ("allowed_addresses", "300.1.2.3"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused
+        .body
+        .contains(&format!("<dialog id=\"edit-{client_id}\" open")));
+    assert!(refused
+        .body
+        .contains(&format!("id=\"edit-{client_id}-addresses-error\"")));
+    assert!(refused.text().contains("300.1.2.3: must be"));
+    assert_eq!(env.store().get_keypair(&id).unwrap().comment, "first");
+    let saved = b
+        .post(
+            &app,
+            &edit,
+            &[
+                ("csrf_token", &token),
+                ("comment", "second"),
+                ("scope:feedback:write", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let k = env.store().get_keypair(&id).unwrap();
+    assert_eq!(k.comment, "second");
+    assert_eq!(k.scopes.to_space_separated(), "feedback:write");
+
+    // Rotate: the new secret shown once; the old one stays live for the overlap.
+    let rotate = format!("/console/keys/{client_id}/rotate");
+    let rotated = b
+        .post(
+            &app,
+            &rotate,
+            &[("csrf_token", &token), ("overlap", "3600")],
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert!(rotated.text().contains("Secret rotated"));
+    let second_secret = input_value(&rotated, "new-secret-value");
+    assert_ne!(second_secret, first_secret);
+    let now = env.now();
+    assert_eq!(
+        env.store()
+            .get_keypair(&id)
+            .unwrap()
+            .live_secrets(now)
+            .count(),
+        2
+    );
+    // Two live: a third needs `End the oldest secret now`.
+    let list = b.get(&app, &keys).await;
+    assert!(list.text().contains("End the oldest secret now"));
+    assert!(list.body.contains(">Rotate</button>"));
+    let refused = b
+        .post(
+            &app,
+            &rotate,
+            &[("csrf_token", &token), ("overlap", "3600")],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.text().contains("End the oldest secret now"));
+    let third = b
+        .post(
+            &app,
+            &rotate,
+            &[
+                ("csrf_token", &token),
+                ("overlap", "0"),
+                ("end_oldest", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(third.status, 200, "{}", third.body);
+    assert_eq!(
+        env.store()
+            .get_keypair(&id)
+            .unwrap()
+            .live_secrets(env.now())
+            .count(),
+        1
+    );
+    // An overlap the form does not offer, or none: refused, nothing rotated.
+    for overlap in ["", "99999999", "soon"] {
+        let r = b
+            .post(
+                &app,
+                &rotate,
+                &[("csrf_token", &token), ("overlap", overlap)],
+            )
+            .await;
+        assert!(
+            r.status == 400 || r.status == 409,
+            "{overlap:?}: {}",
+            r.status
+        );
+    }
+    assert_eq!(
+        env.store()
+            .get_keypair(&id)
+            .unwrap()
+            .live_secrets(env.now())
+            .count(),
+        1
+    );
 }

@@ -133,6 +133,18 @@ fn cases(a: &str, a1: &str, b: &str) -> Vec<Case> {
         ),
         case(
             "post",
+            "/keys/{client_id}/edit",
+            form("/keys/kg_0123/edit"),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
+            "/keys/{client_id}/rotate",
+            form("/keys/kg_0123/rotate"),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
             "/keys/{client_id}/{action}",
             form("/keys/kg_0123/delete"),
             |c| signed_in(c, 403),

@@ -16,69 +16,23 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use admin_api::ops::{KeypairPatchInput, NewKeypairInput, RevokeTokensInput, RotationInput};
 use admin_api::{AdminApi, AdminError, Principal};
-use keypair_store::{
-    AccountId, ClientId, EnvironmentId, Keypair, Owner, Page, PageRequest, TokenStatus,
-};
+use keypair_store::{ClientId, Keypair, Page, PageRequest, TokenStatus};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::object::Object;
 use super::{require_same_origin, require_token};
 use crate::csrf::FIELD;
 use crate::error::ConsoleError;
 use crate::form::Form;
 use crate::pages::{minutes, render, KeyForm, KeyRow, KeyRowFragment, KeysPage, NewSecret};
 use crate::session::SignedIn;
-use crate::{blocking, see_other, Console, BASE_PATH};
+use crate::{blocking, see_other, Console};
 
 /// Keys listed per page.
 const KEYS_PER_PAGE: u32 = 50;
 
-/// Whose keys a page shows.
-#[derive(Clone, Debug)]
-enum KeyOwner {
-    Account(AccountId),
-    Environment(EnvironmentId),
-}
-
-impl KeyOwner {
-    fn parse(kind: &str, id: &str) -> Option<KeyOwner> {
-        match kind {
-            "accounts" => AccountId::parse(id).ok().map(KeyOwner::Account),
-            "environments" => EnvironmentId::parse(id).ok().map(KeyOwner::Environment),
-            _ => None,
-        }
-    }
-
-    fn of(owner: &Owner) -> Option<KeyOwner> {
-        match owner {
-            Owner::Operator => None,
-            Owner::Account(a) => Some(KeyOwner::Account(a.clone())),
-            Owner::Environment { environment_id, .. } => {
-                Some(KeyOwner::Environment(environment_id.clone()))
-            }
-        }
-    }
-
-    /// The owner's page.
-    fn href(&self) -> String {
-        match self {
-            KeyOwner::Account(a) => format!("{BASE_PATH}/accounts/{}", a.as_str()),
-            KeyOwner::Environment(e) => format!("{BASE_PATH}/environments/{}", e.as_str()),
-        }
-    }
-
-    fn keys_href(&self) -> String {
-        format!("{}/keys", self.href())
-    }
-
-    /// The owner's name (404 out of reach).
-    fn name(&self, admin: &AdminApi, me: &Principal) -> Result<String, AdminError> {
-        Ok(match self {
-            KeyOwner::Account(a) => admin.get_account(me, a)?.name,
-            KeyOwner::Environment(e) => admin.get_environment(me, e)?.name,
-        })
-    }
-
+impl Object {
     fn list(
         &self,
         admin: &AdminApi,
@@ -86,8 +40,8 @@ impl KeyOwner {
         page: &PageRequest,
     ) -> Result<Page<Keypair>, AdminError> {
         match self {
-            KeyOwner::Account(a) => admin.list_account_keypairs(me, a, page),
-            KeyOwner::Environment(e) => admin.list_environment_keypairs(me, e, page),
+            Object::Account(a) => admin.list_account_keypairs(me, a, page),
+            Object::Environment(e) => admin.list_environment_keypairs(me, e, page),
         }
     }
 
@@ -99,8 +53,8 @@ impl KeyOwner {
         now: OffsetDateTime,
     ) -> Result<(Keypair, keypair_store::ClientSecret), AdminError> {
         match self {
-            KeyOwner::Account(a) => admin.create_account_keypair(me, a, input, now),
-            KeyOwner::Environment(e) => admin.create_environment_keypair(me, e, input, now),
+            Object::Account(a) => admin.create_account_keypair(me, a, input, now),
+            Object::Environment(e) => admin.create_environment_keypair(me, e, input, now),
         }
     }
 }
@@ -210,7 +164,7 @@ struct Shown {
 fn listing(
     admin: &AdminApi,
     me: &Principal,
-    owner: &KeyOwner,
+    owner: &Object,
     cursor: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Listing, ConsoleError> {
@@ -242,7 +196,7 @@ fn cursor_of(req: &HttpRequest) -> Option<String> {
 async fn keys_page(
     console: &web::Data<Console>,
     me: &SignedIn,
-    owner: KeyOwner,
+    owner: Object,
     cursor: Option<String>,
     shown: Shown,
     status: StatusCode,
@@ -292,7 +246,7 @@ pub(crate) async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let me = Console::signed_in(&console, &req).await?;
     let (kind, id) = path.into_inner();
-    let Some(owner) = KeyOwner::parse(&kind, &id) else {
+    let Some(owner) = Object::parse(&kind, &id) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let cursor = cursor_of(&req);
@@ -351,7 +305,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ConsoleError> {
     let (me, form) = signed_form(&req, payload, &console).await?;
     let (kind, id) = path.into_inner();
-    let Some(owner) = KeyOwner::parse(&kind, &id) else {
+    let Some(owner) = Object::parse(&kind, &id) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let scopes = console.admin.grantable_scopes(&me.principal);
@@ -403,10 +357,10 @@ fn reached(
     console: &Console,
     me: &Principal,
     id: &str,
-) -> Result<(ClientId, KeyOwner, Keypair), ConsoleError> {
+) -> Result<(ClientId, Object, Keypair), ConsoleError> {
     let client_id = ClientId::parse(id).map_err(|_| ConsoleError::NotFound)?;
     let keypair = console.admin.get_keypair(me, &client_id)?;
-    let owner = KeyOwner::of(&keypair.owner).ok_or(ConsoleError::NotFound)?;
+    let owner = Object::of(&keypair.owner).ok_or(ConsoleError::NotFound)?;
     Ok((client_id, owner, keypair))
 }
 

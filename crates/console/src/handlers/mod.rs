@@ -4,6 +4,7 @@
 mod assets;
 mod home;
 mod keys;
+mod object;
 mod passkey_list;
 mod passkeys;
 mod setup;

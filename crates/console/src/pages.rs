@@ -232,6 +232,71 @@ pub(crate) struct KeyRowFragment {
     pub(crate) csrf_token: String,
 }
 
+/// An administrator or a pending invitation on the `Administrators` page.
+#[derive(Debug)]
+pub(crate) struct AdministratorRow {
+    /// `usr_…` or `inv_…`.
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) status: String,
+    /// `Remove` (a person) or `Withdraw` (an invitation).
+    pub(crate) action: &'static str,
+    pub(crate) question: String,
+    pub(crate) consequence: &'static str,
+}
+
+/// A setup link shown once.
+pub(crate) struct InvitedLink {
+    pub(crate) email: String,
+    pub(crate) url: String,
+    pub(crate) expires: String,
+}
+
+impl std::fmt::Debug for InvitedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitedLink")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "administrators.html")]
+pub(crate) struct AdministratorsPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    pub(crate) name: String,
+    pub(crate) account: bool,
+    pub(crate) owner_href: String,
+    pub(crate) page_href: String,
+    pub(crate) entries: Vec<AdministratorRow>,
+    /// The email typed, kept with its error.
+    pub(crate) email: String,
+    pub(crate) email_error: Option<String>,
+    pub(crate) invited: Option<InvitedLink>,
+}
+
+/// An audit record as the `Audit` page shows it.
+#[derive(Debug)]
+pub(crate) struct AuditRow {
+    pub(crate) at: String,
+    /// The client id, the person's email, or `system: <command>`.
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) target: String,
+    pub(crate) detail: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "audit.html")]
+pub(crate) struct AuditPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) name: String,
+    pub(crate) owner_href: String,
+    pub(crate) records: Vec<AuditRow>,
+    pub(crate) next_href: Option<String>,
+}
+
 /// An account on the home page, with the environments listed under it.
 #[derive(Debug)]
 pub(crate) struct AccountEntry {

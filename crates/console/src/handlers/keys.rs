@@ -186,7 +186,7 @@ fn listing(
     })
 }
 
-fn cursor_of(req: &HttpRequest) -> Option<String> {
+pub(super) fn cursor_of(req: &HttpRequest) -> Option<String> {
     form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "cursor")
         .map(|(_, v)| v.into_owned())
@@ -259,7 +259,7 @@ pub(crate) async fn page(
 
 /// A signed-in person's state-changing form: same origin, the form, the session, the
 /// page's token.
-async fn signed_form(
+pub(super) async fn signed_form(
     req: &HttpRequest,
     payload: web::Payload,
     console: &web::Data<Console>,

@@ -1,7 +1,9 @@
 //! The console's routes. Each handler has the admin API's shape: the session (or the
 //! pre-session checks), one operation, a page.
 
+mod administrators;
 mod assets;
+mod audit;
 mod home;
 mod keys;
 mod object;
@@ -37,6 +39,10 @@ console_routes! {
     get "/environments/{environment_id}" => home::environment;
     get "/{owner:accounts|environments}/{id}/keys" => keys::page;
     post "/{owner:accounts|environments}/{id}/keys" => keys::create;
+    get "/{owner:accounts|environments}/{id}/administrators" => administrators::page;
+    post "/{owner:accounts|environments}/{id}/administrators" => administrators::invite;
+    post "/{owner:accounts|environments}/{id}/administrators/{who}/remove" => administrators::remove;
+    get "/{owner:accounts|environments}/{id}/audit" => audit::audit;
     post "/keys/{client_id}/edit" => keys::edit;
     post "/keys/{client_id}/rotate" => keys::rotate;
     post "/keys/{client_id}/{action}" => keys::act;

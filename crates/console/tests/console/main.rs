@@ -12,6 +12,7 @@ mod matrix;
 mod pages;
 mod passkey_list;
 mod passkeys;
+mod people_pages;
 mod sessions;
 mod sign_in;
 

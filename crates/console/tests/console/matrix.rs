@@ -132,6 +132,54 @@ fn cases(a: &str, a1: &str, b: &str) -> Vec<Case> {
             |c| signed_in(c, 403),
         ),
         case(
+            "get",
+            "/{owner:accounts|environments}/{id}/administrators",
+            get(&format!("/accounts/{a}/administrators")),
+            |c| match c {
+                Caller::Operator | Caller::AccountAdmin => 200,
+                c => signed_in(c, 404),
+            },
+        ),
+        case(
+            "get",
+            "/{owner:accounts|environments}/{id}/administrators",
+            get(&format!("/environments/{a1}/administrators")),
+            |c| match c {
+                Caller::Nobody => 404,
+                c => signed_in(c, 200),
+            },
+        ),
+        case(
+            "post",
+            "/{owner:accounts|environments}/{id}/administrators",
+            form(&format!("/accounts/{a}/administrators")),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
+            "/{owner:accounts|environments}/{id}/administrators/{who}/remove",
+            form(&format!("/accounts/{a}/administrators/usr_0123/remove")),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "get",
+            "/{owner:accounts|environments}/{id}/audit",
+            get(&format!("/accounts/{a}/audit")),
+            |c| match c {
+                Caller::Operator | Caller::AccountAdmin => 200,
+                c => signed_in(c, 404),
+            },
+        ),
+        case(
+            "get",
+            "/{owner:accounts|environments}/{id}/audit",
+            get(&format!("/environments/{a1}/audit")),
+            |c| match c {
+                Caller::Nobody => 404,
+                c => signed_in(c, 200),
+            },
+        ),
+        case(
             "post",
             "/keys/{client_id}/edit",
             form("/keys/kg_0123/edit"),

@@ -1,0 +1,101 @@
+//! The `Audit` page of an account or an environment: newest first, a page at a time
+//! (the API's cursors), keypairs shown by client id and people by email.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use admin_api::{AdminApi, AdminError, Principal};
+use keypair_store::{AuditRecord, Page, PageRequest, Store, UserId};
+
+use super::object::Object;
+use super::page;
+use crate::error::ConsoleError;
+use crate::pages::{minutes, render, AuditPage, AuditRow};
+use crate::{blocking, Console};
+
+/// Records per page.
+const RECORDS_PER_PAGE: u32 = 50;
+
+impl Object {
+    fn audit(
+        &self,
+        admin: &AdminApi,
+        me: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<AuditRecord>, AdminError> {
+        match self {
+            Object::Account(a) => admin.list_audit(me, a, page),
+            Object::Environment(e) => admin.list_environment_audit(me, e, page),
+        }
+    }
+}
+
+/// Who did it, as a person reads it: `user:usr_…` becomes the person's email (or
+/// the id, for a person since deleted); a client id stays; `system:cli` is
+/// `system: cli`.
+fn actor(store: &Store, recorded: &str, emails: &mut HashMap<String, String>) -> String {
+    if let Some(id) = recorded.strip_prefix("user:") {
+        if let Some(email) = emails.get(id) {
+            return email.clone();
+        }
+        let email = UserId::parse(id)
+            .ok()
+            .and_then(|u| store.get_user(&u).ok())
+            .map_or_else(|| recorded.to_owned(), |u| u.email);
+        emails.insert(id.to_owned(), email.clone());
+        return email;
+    }
+    if let Some(command) = recorded.strip_prefix("system:") {
+        return format!("system: {command}");
+    }
+    recorded.to_owned()
+}
+
+/// `GET /console/{accounts|environments}/{id}/audit[?cursor=…]`.
+pub(crate) async fn audit(
+    req: HttpRequest,
+    console: web::Data<Console>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let me = Console::signed_in(&console, &req).await?;
+    let (kind, id) = path.into_inner();
+    let Some(object) = Object::parse(&kind, &id) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
+    };
+    let cursor = super::keys::cursor_of(&req);
+    let c = console.clone();
+    let principal = me.principal.clone();
+    let target = object.clone();
+    let found = blocking(move || {
+        let name = target.name(&c.admin, &principal)?;
+        let request = PageRequest::new(Some(RECORDS_PER_PAGE), cursor.as_deref())
+            .map_err(|_| ConsoleError::BadRequest("that page of the audit does not exist"))?;
+        let page = target.audit(&c.admin, &principal, &request)?;
+        let mut emails = HashMap::new();
+        let records = page
+            .items
+            .iter()
+            .map(|r| AuditRow {
+                at: minutes(r.at),
+                actor: actor(&c.store, &r.actor, &mut emails),
+                action: r.action.clone(),
+                target: r.target.clone(),
+                detail: r.detail.clone(),
+            })
+            .collect();
+        Ok((name, records, page.next_cursor))
+    })
+    .await;
+    let (name, records, next) = match found {
+        Ok(found) => found,
+        Err(e) => return Ok(e.response(Some(me.nav()))),
+    };
+    let audit_href = object.audit_href();
+    Ok(page(render(&AuditPage {
+        nav: Some(me.nav()),
+        name,
+        owner_href: object.href(),
+        records,
+        next_href: next.map(|c| format!("{audit_href}?cursor={c}")),
+    })?))
+}

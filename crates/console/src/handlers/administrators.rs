@@ -81,10 +81,6 @@ async fn administrators_page(
         .body(html))
 }
 
-fn object_of(me: &SignedIn, kind: &str, id: &str) -> Result<Object, HttpResponse> {
-    Object::parse(kind, id).ok_or_else(|| ConsoleError::NotFound.response(Some(me.nav())))
-}
-
 /// `GET /console/{accounts|environments}/{id}/administrators`.
 pub(crate) async fn page(
     req: HttpRequest,
@@ -93,9 +89,8 @@ pub(crate) async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let me = Console::signed_in(&console, &req).await?;
     let (kind, id) = path.into_inner();
-    let object = match object_of(&me, &kind, &id) {
-        Ok(o) => o,
-        Err(page) => return Ok(page),
+    let Some(object) = Object::parse(&kind, &id) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let shown = Shown::default();
     match administrators_page(&console, &me, object, shown, StatusCode::OK).await {
@@ -114,9 +109,8 @@ pub(crate) async fn invite(
 ) -> Result<HttpResponse, ConsoleError> {
     let (me, form) = signed_form(&req, payload, &console).await?;
     let (kind, id) = path.into_inner();
-    let object = match object_of(&me, &kind, &id) {
-        Ok(o) => o,
-        Err(page) => return Ok(page),
+    let Some(object) = Object::parse(&kind, &id) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let email = form.get("email").trim().to_owned();
     let c = console.clone();
@@ -174,9 +168,8 @@ pub(crate) async fn remove(
 ) -> Result<HttpResponse, ConsoleError> {
     let (me, _form) = signed_form(&req, payload, &console).await?;
     let (kind, id, who) = path.into_inner();
-    let object = match object_of(&me, &kind, &id) {
-        Ok(o) => o,
-        Err(page) => return Ok(page),
+    let Some(object) = Object::parse(&kind, &id) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let Ok(who) = AdministratorId::parse(&who) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));

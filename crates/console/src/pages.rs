@@ -308,17 +308,38 @@ pub(crate) struct AccountEntry {
 #[template(path = "home.html")]
 pub(crate) struct HomePage {
     pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
+    /// An operator: `Create account`.
+    pub(crate) may_create_accounts: bool,
+    /// The name typed into `Create account`, kept with its error.
+    pub(crate) name: String,
+    pub(crate) name_error: Option<String>,
     pub(crate) accounts: Vec<AccountEntry>,
     pub(crate) environments: Vec<Link>,
+}
+
+/// An environment on its account's page.
+#[derive(Debug)]
+pub(crate) struct EnvironmentEntry {
+    pub(crate) id: String,
+    pub(crate) link: Link,
 }
 
 #[derive(Debug, Template)]
 #[template(path = "account.html")]
 pub(crate) struct AccountPage {
     pub(crate) nav: Option<Nav>,
+    pub(crate) csrf_token: String,
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) environments: Vec<Link>,
+    pub(crate) environments: Vec<EnvironmentEntry>,
+    /// `Create environment` and `Close environment` (account administrators).
+    pub(crate) manage_environments: bool,
+    /// `Close account` (operators).
+    pub(crate) manage_account: bool,
+    /// The name typed into `Create environment`, kept with its error.
+    pub(crate) typed_name: String,
+    pub(crate) name_error: Option<String>,
 }
 
 #[derive(Debug, Template)]

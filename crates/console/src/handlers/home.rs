@@ -2,13 +2,18 @@
 //! simple read-only pages of an account and an environment. What is listed is what
 //! admin-api's operations show the person's principal: nothing is decided here.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use admin_api::access::Reach;
 use admin_api::{AdminApi, AdminError, Principal, RoleBinding};
 use keypair_store::{AccountId, EnvironmentId, Page, PageRequest, MAX_PAGE_LIMIT};
 
 use super::page;
 use crate::error::ConsoleError;
-use crate::pages::{render, AccountEntry, AccountPage, EnvironmentPage, HomePage, Link};
+use crate::pages::{
+    render, AccountEntry, AccountPage, EnvironmentEntry, EnvironmentPage, HomePage, Link,
+};
+use crate::session::SignedIn;
 use crate::{blocking, Console};
 
 /// Most objects of one kind listed on one page; the rest come with the listing
@@ -108,32 +113,51 @@ fn reach(admin: &AdminApi, me: &Principal) -> Result<(Vec<AccountEntry>, Vec<Lin
     Ok((accounts, environments))
 }
 
+/// The home page; `name`/`name_error`: the `Create account` dialog come back with
+/// an error.
+pub(super) async fn home_page(
+    console: &web::Data<Console>,
+    me: &SignedIn,
+    name: String,
+    name_error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, ConsoleError> {
+    let c = console.clone();
+    let principal = me.principal.clone();
+    let (accounts, environments) = blocking(move || Ok(reach(&c.admin, &principal)?)).await?;
+    let html = render(&HomePage {
+        nav: Some(me.nav()),
+        csrf_token: me.csrf_token(),
+        may_create_accounts: me.principal.may_create_accounts(),
+        name,
+        name_error,
+        accounts,
+        environments,
+    })?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
 /// `GET /console`.
 pub(crate) async fn home(
     req: HttpRequest,
     console: web::Data<Console>,
 ) -> Result<HttpResponse, ConsoleError> {
     let me = Console::signed_in(&console, &req).await?;
-    let c = console.clone();
-    let principal = me.principal.clone();
-    let (accounts, environments) = blocking(move || Ok(reach(&c.admin, &principal)?)).await?;
-    Ok(page(render(&HomePage {
-        nav: Some(me.nav()),
-        accounts,
-        environments,
-    })?))
+    home_page(&console, &me, String::new(), None, StatusCode::OK).await
 }
 
-/// `GET /console/accounts/{account_id}`: 404 out of reach.
-pub(crate) async fn account(
-    req: HttpRequest,
-    console: web::Data<Console>,
-    path: web::Path<String>,
+/// An account's page; `typed_name`/`name_error`: the `Create environment` dialog
+/// come back with an error. Out of reach: the 404 page.
+pub(super) async fn account_page(
+    console: &web::Data<Console>,
+    me: &SignedIn,
+    id: AccountId,
+    typed_name: String,
+    name_error: Option<String>,
+    status: StatusCode,
 ) -> Result<HttpResponse, ConsoleError> {
-    let me = Console::signed_in(&console, &req).await?;
-    let Ok(id) = AccountId::parse(&path) else {
-        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
-    };
     let c = console.clone();
     let principal = me.principal.clone();
     let found = blocking(move || {
@@ -146,15 +170,39 @@ pub(crate) async fn account(
         Ok(found) => found,
         Err(e) => return Ok(e.response(Some(me.nav()))),
     };
-    Ok(page(render(&AccountPage {
+    let html = render(&AccountPage {
         nav: Some(me.nav()),
+        csrf_token: me.csrf_token(),
+        manage_environments: me.principal.account_children(&account.id) == Reach::Manage,
+        manage_account: me.principal.account(&account.id) == Reach::Manage,
         id: account.id.as_str().to_owned(),
         name: account.name,
         environments: envs
             .iter()
-            .map(|e| environment_link(&e.id, &e.name))
+            .map(|e| EnvironmentEntry {
+                id: e.id.as_str().to_owned(),
+                link: environment_link(&e.id, &e.name),
+            })
             .collect(),
-    })?))
+        typed_name,
+        name_error,
+    })?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// `GET /console/accounts/{account_id}`: 404 out of reach.
+pub(crate) async fn account(
+    req: HttpRequest,
+    console: web::Data<Console>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let me = Console::signed_in(&console, &req).await?;
+    let Ok(id) = AccountId::parse(&path) else {
+        return Ok(ConsoleError::NotFound.response(Some(me.nav())));
+    };
+    account_page(&console, &me, id, String::new(), None, StatusCode::OK).await
 }
 
 /// `GET /console/environments/{environment_id}`: 404 out of reach.

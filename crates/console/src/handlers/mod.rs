@@ -7,6 +7,7 @@ mod audit;
 mod home;
 mod keys;
 mod object;
+mod objects;
 mod passkey_list;
 mod passkeys;
 mod setup;
@@ -36,6 +37,10 @@ console_routes! {
     get "" => home::home;
     get "/" => home::home;
     get "/accounts/{account_id}" => home::account;
+    post "/accounts" => objects::create_account;
+    post "/accounts/{account_id}/close" => objects::close_account;
+    post "/accounts/{account_id}/environments" => objects::create_environment;
+    post "/environments/{environment_id}/close" => objects::close_environment;
     get "/environments/{environment_id}" => home::environment;
     get "/{owner:accounts|environments}/{id}/keys" => keys::page;
     post "/{owner:accounts|environments}/{id}/keys" => keys::create;

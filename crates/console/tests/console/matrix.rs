@@ -197,6 +197,27 @@ fn cases(a: &str, a1: &str, b: &str) -> Vec<Case> {
             form("/keys/kg_0123/delete"),
             |c| signed_in(c, 403),
         ),
+        case("post", "/accounts", form("/accounts"), |c| {
+            signed_in(c, 403)
+        }),
+        case(
+            "post",
+            "/accounts/{account_id}/close",
+            form(&format!("/accounts/{a}/close")),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
+            "/accounts/{account_id}/environments",
+            form(&format!("/accounts/{a}/environments")),
+            |c| signed_in(c, 403),
+        ),
+        case(
+            "post",
+            "/environments/{environment_id}/close",
+            form(&format!("/environments/{a1}/close")),
+            |c| signed_in(c, 403),
+        ),
         // Signed in, the sign-in page sends the person on.
         case("get", "/sign-in", get("/sign-in"), |c| {
             if c == Caller::Anonymous {

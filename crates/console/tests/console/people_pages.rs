@@ -10,6 +10,7 @@ use crate::{app, env_owner, person, Browser, Env, PASSWORD};
 keypair_store::on_both_backends_async! {
     administrators_are_invited_listed_removed_and_withdrawn;
     the_audit_names_people_by_email_newest_first_a_page_at_a_time;
+    accounts_and_environments_are_created_and_closed_by_who_may;
 }
 
 async fn administrators_are_invited_listed_removed_and_withdrawn(db: TestDb) {
@@ -173,4 +174,119 @@ async fn the_audit_names_people_by_email_newest_first_a_page_at_a_time(db: TestD
     let second = b.get(&app, &older.replace("&#38;", "&")).await;
     assert_eq!(second.status, 200, "{}", second.body);
     assert!(!second.has_link("Older"));
+}
+
+async fn accounts_and_environments_are_created_and_closed_by_who_may(db: TestDb) {
+    let env = Env::new(db);
+    let app = app!(env);
+    person(&app, &env, "op@example.test", &Owner::Operator).await;
+    let mut op = Browser::new(&env);
+    assert_eq!(
+        op.sign_in(&app, "op@example.test", PASSWORD).await.status,
+        303
+    );
+    let home = op.get(&app, "/console").await;
+    assert!(home.has_button("Create account") && home.has_label("Name"));
+    let token = home.form_token("/console/accounts");
+    // A name the store refuses comes back next to the field, as typed.
+    let long = "x".repeat(201);
+    let refused = op
+        .post(
+            &app,
+            "/console/accounts",
+            &[("csrf_token", &token), ("name", &long)],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("id=\"account-name-error\""));
+    assert!(refused.body.contains(&format!("value=\"{long}\"")));
+    let made = op
+        .post(
+            &app,
+            "/console/accounts",
+            &[("csrf_token", &token), ("name", "Globex")],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let account_path = made.location().to_owned();
+    let account_id = account_path.rsplit('/').next().unwrap().to_owned();
+    let acme = keypair_store::AccountId::parse(&account_id).unwrap();
+
+    // The account's administrator creates and closes environments, but not the account.
+    person(
+        &app,
+        &env,
+        "acct@example.test",
+        &Owner::Account(acme.clone()),
+    )
+    .await;
+    let mut adm = Browser::new(&env).from_address(40);
+    assert_eq!(
+        adm.sign_in(&app, "acct@example.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let page = adm.get(&app, &account_path).await;
+    assert!(page.has_button("Create environment"));
+    assert!(!page.has_button("Close account"));
+    let create_env = format!("{account_path}/environments");
+    let atoken = page.form_token(&create_env);
+    let r = adm
+        .post(&app, &create_env, &[("csrf_token", &atoken), ("name", "")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("id=\"environment-name-error\""));
+    let r = adm
+        .post(
+            &app,
+            &create_env,
+            &[("csrf_token", &atoken), ("name", "Lab <1>")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = adm.get(&app, &account_path).await;
+    assert!(page.has_link("Lab &#60;1&#62;"), "{}", page.body);
+    assert!(page.has_button("Close environment"));
+    assert!(page.text().contains("This deletes the environment Lab &#60;1&#62;"));
+    let lab = &env
+        .store()
+        .list_environments(&acme, &keypair_store::PageRequest::new(None, None).unwrap())
+        .unwrap()
+        .items[0];
+    let refused = adm
+        .post(
+            &app,
+            &format!("{account_path}/close"),
+            &[("csrf_token", &atoken)],
+        )
+        .await;
+    assert_eq!(
+        refused.status, 404,
+        "an account administrator cannot close the account"
+    );
+    let closed = adm
+        .post(
+            &app,
+            &format!("/console/environments/{}/close", lab.id.as_str()),
+            &[("csrf_token", &atoken)],
+        )
+        .await;
+    assert_eq!(closed.status, 303);
+    assert!(env.store().get_environment(&lab.id).is_err());
+
+    // The operator closes the account, named in its dialog.
+    let page = op.get(&app, &account_path).await;
+    assert!(page.has_button("Close account"));
+    assert!(page.text().contains("This deletes the account Globex"));
+    let closed = op
+        .post(
+            &app,
+            &format!("{account_path}/close"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(closed.status, 303);
+    assert_eq!(closed.location(), "/console");
+    assert!(env.store().get_account(&acme).is_err());
 }

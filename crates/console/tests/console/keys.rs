@@ -326,7 +326,7 @@ async fn a_key_is_edited_and_its_secret_rotated(db: TestDb) {
     // The edit dialog holds the key as it is.
     let list = b.get(&app, &keys).await;
     assert!(list.has_button("Edit") && list.has_button("Save"));
-    assert!(list.body.contains(&format!("id=\"edit-{client_id}-comment\" name=\"comment\" type=\"text\" maxlength=\"1000\" value=\"first\"")));
+    assert!(list.body.contains(&format!("id=\"edit-{client_id}-comment\" name=\"comment\" type=\"text\" maxlength=\"1000\" autofocus value=\"first\"")));
     let edit = format!("/console/keys/{client_id}/edit");
     // A refused edit comes back in its open dialog, as typed; nothing changes.
     let refused = b

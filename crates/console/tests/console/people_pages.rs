@@ -248,7 +248,9 @@ async fn accounts_and_environments_are_created_and_closed_by_who_may(db: TestDb)
     let page = adm.get(&app, &account_path).await;
     assert!(page.has_link("Lab &#60;1&#62;"), "{}", page.body);
     assert!(page.has_button("Close environment"));
-    assert!(page.text().contains("This deletes the environment Lab &#60;1&#62;"));
+    assert!(page
+        .text()
+        .contains("This deletes the environment Lab &#60;1&#62;"));
     let lab = &env
         .store()
         .list_environments(&acme, &keypair_store::PageRequest::new(None, None).unwrap())

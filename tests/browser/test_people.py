@@ -62,6 +62,36 @@ class People(BrowserTest):
         self.page.goto(f"/console/accounts/{self.account}/administrators")
         expect(self.page.get_by_role("heading", name="Not found", exact=True)).to_be_visible()
 
+    def test_an_operator_creates_and_closes_an_account_and_an_environment(self):
+        self.sign_in_new_person("op@example.test", "--operator")
+        self.button("Create account").click()
+        dialog = self.page.get_by_role("dialog", name="Create account")
+        expect(dialog.get_by_label("Name", exact=True)).to_be_focused()
+        dialog.get_by_label("Name", exact=True).fill("Initech")
+        dialog.get_by_role("button", name="Create", exact=True).click()
+        expect(self.page.get_by_role("heading", name="Initech", exact=True)).to_be_visible()
+
+        self.button("Create environment").click()
+        dialog = self.page.get_by_role("dialog", name="Create environment")
+        dialog.get_by_label("Name", exact=True).fill("QA")
+        dialog.get_by_role("button", name="Create", exact=True).click()
+        expect(self.page.get_by_role("link", name="QA", exact=True)).to_be_visible()
+        self.screenshot("account")
+
+        item = self.page.get_by_role("listitem").filter(has=self.page.get_by_role("link", name="QA", exact=True))
+        item.get_by_role("button", name="Close environment", exact=True).click()
+        confirm = self.page.get_by_role("dialog", name="Close QA?")
+        expect(confirm).to_contain_text("This deletes the environment QA")
+        confirm.get_by_role("button", name="Close environment", exact=True).click()
+        expect(self.page.get_by_role("link", name="QA", exact=True)).to_have_count(0)
+
+        self.page.get_by_role("button", name="Close account", exact=True).click()
+        confirm = self.page.get_by_role("dialog", name="Close Initech?")
+        expect(confirm).to_contain_text("This deletes the account Initech")
+        confirm.get_by_role("button", name="Close account", exact=True).click()
+        expect(self.page).to_have_url(re.compile(r"/console$"))
+        expect(self.page.get_by_role("link", name="Initech", exact=True)).to_have_count(0)
+
     def test_keyboard_only_creation_of_a_key(self):
         self.sign_in_new_person("kay@example.test", "--account", self.account)
         self.page.goto(f"/console/environments/{self.environments['Staging']}/keys")

@@ -76,9 +76,7 @@ async fn administrators_page(
         email_error: shown.email_error,
         invited: shown.invited,
     })?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    Ok(super::page_with(status, html))
 }
 
 /// `GET /console/{accounts|environments}/{id}/administrators`.
@@ -93,10 +91,10 @@ pub(crate) async fn page(
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
     let shown = Shown::default();
-    match administrators_page(&console, &me, object, shown, StatusCode::OK).await {
-        Ok(page) => Ok(page),
-        Err(e) => Ok(e.response(Some(me.nav()))),
-    }
+    super::or_error_page(
+        &me,
+        administrators_page(&console, &me, object, shown, StatusCode::OK).await,
+    )
 }
 
 /// `POST /console/{accounts|environments}/{id}/administrators`: `email`; the answer
@@ -152,10 +150,10 @@ pub(crate) async fn invite(
         }
         Err(e) => return Ok(e.response(Some(me.nav()))),
     };
-    match administrators_page(&console, &me, object, shown, status).await {
-        Ok(page) => Ok(page),
-        Err(e) => Ok(e.response(Some(me.nav()))),
-    }
+    super::or_error_page(
+        &me,
+        administrators_page(&console, &me, object, shown, status).await,
+    )
 }
 
 /// `POST /console/{accounts|environments}/{id}/administrators/{usr_…|inv_…}/remove`:

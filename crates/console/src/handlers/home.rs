@@ -134,9 +134,7 @@ pub(super) async fn home_page(
         accounts,
         environments,
     })?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    Ok(super::page_with(status, html))
 }
 
 /// `GET /console`.
@@ -187,9 +185,7 @@ pub(super) async fn account_page(
         typed_name,
         name_error,
     })?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    Ok(super::page_with(status, html))
 }
 
 /// `GET /console/accounts/{account_id}`: 404 out of reach.

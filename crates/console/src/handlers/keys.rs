@@ -233,9 +233,7 @@ async fn keys_page(
         created: shown.secret,
         problem: shown.problem,
     })?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    Ok(super::page_with(status, html))
 }
 
 /// `GET /console/{accounts|environments}/{id}/keys`.
@@ -251,10 +249,10 @@ pub(crate) async fn page(
     };
     let cursor = cursor_of(&req);
     let shown = Shown::default();
-    match keys_page(&console, &me, owner, cursor, shown, StatusCode::OK).await {
-        Ok(page) => Ok(page),
-        Err(e) => Ok(e.response(Some(me.nav()))),
-    }
+    super::or_error_page(
+        &me,
+        keys_page(&console, &me, owner, cursor, shown, StatusCode::OK).await,
+    )
 }
 
 /// A signed-in person's state-changing form: same origin, the form, the session, the
@@ -345,10 +343,10 @@ pub(crate) async fn create(
     } else {
         StatusCode::OK
     };
-    match keys_page(&console, &me, owner, None, shown, status).await {
-        Ok(page) => Ok(page),
-        Err(e) => Ok(e.response(Some(me.nav()))),
-    }
+    super::or_error_page(
+        &me,
+        keys_page(&console, &me, owner, None, shown, status).await,
+    )
 }
 
 /// The key a `/console/keys/{client_id}/…` request names, if the person reaches it,
@@ -399,10 +397,10 @@ pub(crate) async fn edit(
                 edit: Some((id, typed)),
                 ..Shown::default()
             };
-            match keys_page(&console, &me, owner, None, shown, StatusCode::BAD_REQUEST).await {
-                Ok(page) => Ok(page),
-                Err(e) => Ok(e.response(Some(me.nav()))),
-            }
+            super::or_error_page(
+                &me,
+                keys_page(&console, &me, owner, None, shown, StatusCode::BAD_REQUEST).await,
+            )
         }
         Err(e) => Ok(e.response(Some(me.nav()))),
     }
@@ -475,10 +473,10 @@ pub(crate) async fn rotate(
         }
         Err(e) => return Ok(e.response(Some(me.nav()))),
     };
-    match keys_page(&console, &me, owner, None, shown, status).await {
-        Ok(page) => Ok(page),
-        Err(e) => Ok(e.response(Some(me.nav()))),
-    }
+    super::or_error_page(
+        &me,
+        keys_page(&console, &me, owner, None, shown, status).await,
+    )
 }
 
 /// What one key action does, through admin-api.

@@ -13,9 +13,11 @@ mod passkeys;
 mod setup;
 mod sign_in;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ConsoleError;
+use crate::session::SignedIn;
 use crate::{csrf, Console};
 
 /// Declares every route once: the registration and the [`ROUTES`] list that the
@@ -75,9 +77,22 @@ pub(crate) async fn not_found() -> Result<HttpResponse, ConsoleError> {
 
 /// An HTML page with status 200.
 fn page(html: String) -> HttpResponse {
-    HttpResponse::Ok()
+    page_with(StatusCode::OK, html)
+}
+
+/// An HTML page with `status` (a form come back with an error, say).
+fn page_with(status: StatusCode, html: String) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+/// A signed-in page, or the error's page with the person's header.
+fn or_error_page(
+    me: &SignedIn,
+    r: Result<HttpResponse, ConsoleError>,
+) -> Result<HttpResponse, ConsoleError> {
+    Ok(r.unwrap_or_else(|e| e.response(Some(me.nav()))))
 }
 
 /// A state-changing request must come from a page of ours: refused (403) before

@@ -60,9 +60,7 @@ async fn list_page(
         sign_in_again: sign_in_href(&passkeys_path()),
         problem,
     })?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    Ok(super::page_with(status, html))
 }
 
 /// `GET /console/passkeys`.

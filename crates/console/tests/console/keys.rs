@@ -5,7 +5,7 @@
 use keypair_store::testing::TestDb;
 use keypair_store::{ClientId, Owner, TokenStatus};
 
-use crate::{app, env_owner, person, Browser, Env, Reply, PASSWORD};
+use crate::{app, env_owner, person, signed_in, Browser, Env, Reply, PASSWORD};
 
 keypair_store::on_both_backends_async! {
     a_key_is_created_shown_once_switched_revoked_and_deleted;
@@ -30,12 +30,7 @@ async fn a_key_is_created_shown_once_switched_revoked_and_deleted(db: TestDb) {
     let app = app!(env);
     let acme = env.account("Acme");
     let prod = env.environment(&acme, "Production");
-    person(&app, &env, "ada@example.test", &env_owner(&prod)).await;
-    let mut b = Browser::new(&env);
-    assert_eq!(
-        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
-        303
-    );
+    let mut b = signed_in(&app, &env, "ada@example.test", &env_owner(&prod)).await;
     let keys = format!("/console/environments/{}/keys", prod.id.as_str());
 
     let page = b.get(&app, &keys).await;
@@ -300,12 +295,7 @@ async fn a_key_is_edited_and_its_secret_rotated(db: TestDb) {
     let app = app!(env);
     let acme = env.account("Acme");
     let prod = env.environment(&acme, "Production");
-    person(&app, &env, "ada@example.test", &env_owner(&prod)).await;
-    let mut b = Browser::new(&env);
-    assert_eq!(
-        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
-        303
-    );
+    let mut b = signed_in(&app, &env, "ada@example.test", &env_owner(&prod)).await;
     let keys = format!("/console/environments/{}/keys", prod.id.as_str());
     let token = b.get(&app, &keys).await.form_token(&keys);
     let made = b

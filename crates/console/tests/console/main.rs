@@ -495,6 +495,20 @@ where
     page.form_token("/console/sign-in")
 }
 
+/// A person with a password, bound to `owner`, made through an invitation, and a
+/// browser signed in as them.
+pub async fn signed_in<S, B>(app: &S, env: &Env, email: &str, owner: &Owner) -> Browser
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    person(app, env, email, owner).await;
+    let mut b = Browser::new(env);
+    let signed = b.sign_in(app, email, PASSWORD).await;
+    assert_eq!(signed.status, 303, "{email} signs in: {}", signed.body);
+    b
+}
+
 /// A person with a password, bound to `owner`, made through an invitation (signed
 /// out again).
 pub async fn person<S, B>(app: &S, env: &Env, email: &str, owner: &Owner) -> UserId

@@ -5,7 +5,7 @@
 use keypair_store::testing::TestDb;
 use keypair_store::Owner;
 
-use crate::{app, env_owner, person, Browser, Env, PASSWORD};
+use crate::{app, env_owner, person, signed_in, Browser, Env, PASSWORD};
 
 keypair_store::on_both_backends_async! {
     administrators_are_invited_listed_removed_and_withdrawn;
@@ -133,12 +133,7 @@ async fn the_audit_names_people_by_email_newest_first_a_page_at_a_time(db: TestD
     let app = app!(env);
     let acme = env.account("Acme");
     let prod = env.environment(&acme, "Production");
-    person(&app, &env, "ada@example.test", &env_owner(&prod)).await;
-    let mut b = Browser::new(&env);
-    assert_eq!(
-        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
-        303
-    );
+    let mut b = signed_in(&app, &env, "ada@example.test", &env_owner(&prod)).await;
     let keys = format!("/console/environments/{}/keys", prod.id.as_str());
     let token = b.get(&app, &keys).await.form_token(&keys);
     // 55 keys: more than one page of the audit.
@@ -179,12 +174,7 @@ async fn the_audit_names_people_by_email_newest_first_a_page_at_a_time(db: TestD
 async fn accounts_and_environments_are_created_and_closed_by_who_may(db: TestDb) {
     let env = Env::new(db);
     let app = app!(env);
-    person(&app, &env, "op@example.test", &Owner::Operator).await;
-    let mut op = Browser::new(&env);
-    assert_eq!(
-        op.sign_in(&app, "op@example.test", PASSWORD).await.status,
-        303
-    );
+    let mut op = signed_in(&app, &env, "op@example.test", &Owner::Operator).await;
     let home = op.get(&app, "/console").await;
     assert!(home.has_button("Create account") && home.has_label("Name"));
     let token = home.form_token("/console/accounts");

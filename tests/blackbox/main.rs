@@ -13,6 +13,7 @@ mod hardening;
 mod logging;
 mod outage;
 mod secret_rotation;
+mod shutdown;
 mod status;
 mod tokens;
 mod users;

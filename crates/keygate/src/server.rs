@@ -12,7 +12,10 @@ use crate::commands::CommandError;
 use crate::config::Config;
 use crate::Keygate;
 
-/// Binds, logs where it listens, and serves until stopped (SIGINT/SIGTERM).
+/// Binds, logs where it listens, and serves until stopped: the first SIGTERM or SIGINT
+/// stops accepting and lets requests in flight finish (within
+/// `server.shutdown_timeout_seconds`); then the workers stop, the background tasks are
+/// dropped with the runtime, and `run` returns. A second signal exits at once.
 pub async fn run(
     config: Config,
     store: Store,
@@ -27,6 +30,8 @@ pub async fn run(
         .client_request_timeout(config.server.client_request_timeout)
         .client_disconnect_timeout(config.server.client_disconnect_timeout)
         .keep_alive(config.server.keep_alive)
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs())
+        .disable_signals()
         .bind(config.listen)
         .map_err(|e| CommandError::Bind {
             addr: config.listen.to_string(),
@@ -42,10 +47,49 @@ pub async fn run(
         clock.clone(),
     ));
     actix_web::rt::spawn(refresh_status_lists(status_lists, clock));
+    let server = server.run();
+    actix_web::rt::spawn(stop_on_signals(server.handle()));
     server
-        .run()
         .await
-        .map_err(|e| CommandError::Server(e.to_string()))
+        .map_err(|e| CommandError::Server(e.to_string()))?;
+    tracing::info!("keygate stopped");
+    Ok(())
+}
+
+/// The first SIGTERM or SIGINT: a graceful stop. The second: exit at once, with
+/// status 128 + the signal's number (as a shell reports a process killed by it).
+async fn stop_on_signals(server: actix_web::dev::ServerHandle) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM and SIGINT; stop keygate with SIGKILL");
+        return;
+    };
+    let (first, _) = next_signal(&mut term, &mut int).await;
+    tracing::info!(
+        signal = first,
+        "stopping: no new connections; requests in flight may finish"
+    );
+    actix_web::rt::spawn(server.stop(true));
+    let (second, number) = next_signal(&mut term, &mut int).await;
+    tracing::warn!(signal = second, "second signal: exiting at once");
+    std::process::exit(128 + number);
+}
+
+/// The next SIGTERM or SIGINT: its name and number.
+async fn next_signal(
+    term: &mut actix_web::rt::signal::unix::Signal,
+    int: &mut actix_web::rt::signal::unix::Signal,
+) -> (&'static str, i32) {
+    use futures_util::future::{select, Either};
+    let (t, i) = (term.recv(), int.recv());
+    futures_util::pin_mut!(t, i);
+    match select(t, i).await {
+        Either::Left(_) => ("SIGTERM", 15),
+        Either::Right(_) => ("SIGINT", 2),
+    }
 }
 
 /// Re-reads signing keys every `every`, so a `keygate keys rotate` run elsewhere takes

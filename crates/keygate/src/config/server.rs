@@ -15,6 +15,7 @@ pub(super) struct RawServer {
     client_request_timeout_ms: u64,
     client_disconnect_timeout_ms: u64,
     keep_alive_seconds: u64,
+    shutdown_timeout_seconds: u64,
 }
 
 /// HTTP server limits (`[server]`).
@@ -27,6 +28,8 @@ pub struct ServerLimits {
     pub client_request_timeout: Duration,
     pub client_disconnect_timeout: Duration,
     pub keep_alive: Duration,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl RawServer {
@@ -52,12 +55,19 @@ impl RawServer {
                 "must be between 100 and 600000",
             ));
         }
+        if self.shutdown_timeout_seconds > 3600 {
+            return Err(invalid(
+                "server.shutdown_timeout_seconds",
+                "must be at most 3600",
+            ));
+        }
         Ok(ServerLimits {
             workers,
             max_connections_per_worker: self.max_connections.div_ceil(workers).max(1),
             client_request_timeout: Duration::from_millis(self.client_request_timeout_ms),
             client_disconnect_timeout: Duration::from_millis(self.client_disconnect_timeout_ms),
             keep_alive: Duration::from_secs(self.keep_alive_seconds),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_seconds),
         })
     }
 }

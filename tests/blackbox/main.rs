@@ -11,6 +11,7 @@ mod console;
 mod feedback_api;
 mod hardening;
 mod logging;
+mod metrics;
 mod outage;
 mod secret_rotation;
 mod shutdown;

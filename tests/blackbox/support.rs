@@ -76,6 +76,8 @@ impl Server {
         cmd.arg("serve")
             .env("KEYGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("KEYGATE_ISSUER", &base)
+            // Several servers run at once: metrics on any free port.
+            .env("KEYGATE_METRICS_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(log);
         for (k, v) in env {

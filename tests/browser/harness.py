@@ -52,6 +52,7 @@ class Keygate:
             {
                 "KEYGATE_LISTEN": f"127.0.0.1:{self.port}",
                 "KEYGATE_ISSUER": self.base,
+                "KEYGATE_METRICS_LISTEN": "127.0.0.1:0",
                 "RUST_LOG": "info",
             }
         )

@@ -40,6 +40,8 @@ pub struct Console {
     clock: Clock,
     /// The WebAuthn relying party, where the issuer allows passkeys.
     passkeys: Option<passkeys::Passkeys>,
+    /// Sign-ins by outcome (off unless [`Console::with_metrics`]).
+    metrics: telemetry::Metrics,
 }
 
 impl std::fmt::Debug for Console {
@@ -66,12 +68,21 @@ impl Console {
         Console {
             passkeys: passkeys::Passkeys::for_site(&site.origin),
             site,
+            metrics: telemetry::Metrics::off(),
             throttle: Throttle::new(settings.throttle),
             store,
             admin,
             settings,
             clock,
         }
+    }
+}
+
+impl Console {
+    /// Counts sign-ins in `metrics`.
+    pub fn with_metrics(mut self, metrics: telemetry::Metrics) -> Console {
+        self.metrics = metrics;
+        self
     }
 }
 

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use actix_web::body::BoxBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
 use admin_api::AdminApi;
 use clock::Clock;
 use console::Console;
 use keypair_store::Store;
 use resource_guard::{FetchError, Guard, JwksProvider};
+use telemetry::{encode_counter, encode_gauge, Collector, Metrics, ProcessCollector};
 use token_endpoint::{Keys, TokenService};
 
-use crate::config::Config;
+use crate::config::{Config, MetricsListen};
 
 /// One keygate process's services, built once from the validated config; [`Keygate::app`]
 /// makes the actix-web app that serves them (once per server worker). Cheap to clone.
@@ -23,6 +24,9 @@ pub struct Keygate {
     admin: web::Data<AdminApi>,
     console: web::Data<Console>,
     guard: web::Data<Guard>,
+    metrics: web::Data<Metrics>,
+    /// `/metrics` on the main listener (`metrics.listen = "main"`).
+    metrics_on_main: bool,
     clock: Clock,
 }
 
@@ -45,6 +49,17 @@ impl Keygate {
             config.token.clone(),
             clock.clone(),
         );
+        let metrics = match config.metrics {
+            MetricsListen::Off => Metrics::off(),
+            MetricsListen::Main | MetricsListen::Own(_) => Metrics::new(vec![
+                Box::new(ServerCollector {
+                    store: store.clone(),
+                    status_lists: tokens.status_lists().clone(),
+                }),
+                Box::new(ProcessCollector::new(clock.system_time())),
+            ]),
+        };
+        let tokens = tokens.with_metrics(metrics.clone());
         let admin = AdminApi::new(
             store.clone(),
             config.issuer.clone(),
@@ -61,13 +76,16 @@ impl Keygate {
             admin.clone(),
             config.console.clone(),
             clock.clone(),
-        );
+        )
+        .with_metrics(metrics.clone());
         Keygate {
             store: web::Data::new(store),
             tokens: web::Data::new(tokens),
             admin,
             console: web::Data::new(console),
             guard: web::Data::new(admin_guard(config, keys, &clock)),
+            metrics: web::Data::new(metrics),
+            metrics_on_main: config.metrics == MetricsListen::Main,
             clock,
         }
     }
@@ -85,7 +103,20 @@ impl Keygate {
             InitError = (),
         >,
     > {
+        let metrics = self.metrics.clone();
+        let clock = self.clock.clone();
         App::new()
+            .wrap_fn(move |req, srv| {
+                let timing = metrics.is_on().then(|| (metrics.clone(), clock.instant()));
+                let answered = srv.call(req);
+                async move {
+                    let res = answered.await?;
+                    if let Some((metrics, started)) = timing {
+                        count_request(&metrics, &res, started.elapsed().as_secs_f64());
+                    }
+                    Ok(res)
+                }
+            })
             .app_data(self.store.clone())
             .app_data(self.tokens.clone())
             .app_data(self.admin.clone())
@@ -94,6 +125,12 @@ impl Keygate {
             .configure(token_endpoint::http::configure)
             .configure(admin_api::configure)
             .configure(console::configure)
+            .configure(|cfg| {
+                if self.metrics_on_main {
+                    cfg.route("/metrics", web::get().to(metrics_text));
+                }
+            })
+            .app_data(self.metrics.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .default_service(web::to(not_found))
@@ -122,6 +159,74 @@ impl Keygate {
     /// The clock every service takes the time from.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The metrics (off when `metrics.listen = "off"`).
+    pub fn metrics(&self) -> &web::Data<Metrics> {
+        &self.metrics
+    }
+}
+
+/// Counts an answered request under its route template: `unmatched` for a path no
+/// route knows, so labels stay bounded whatever paths clients send.
+fn count_request(metrics: &Metrics, res: &ServiceResponse<BoxBody>, seconds: f64) {
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    metrics.http_request(route, res.status().as_u16(), seconds);
+}
+
+/// `GET /metrics`: the OpenMetrics text (404 when metrics are off).
+pub async fn metrics_text(metrics: web::Data<Metrics>) -> HttpResponse {
+    match metrics.encode() {
+        Some(text) => HttpResponse::Ok()
+            .content_type(Metrics::CONTENT_TYPE)
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .body(text),
+        None => not_found().await,
+    }
+}
+
+/// What the store and the status lists count themselves, read at every scrape.
+#[derive(Debug)]
+struct ServerCollector {
+    store: Store,
+    status_lists: Arc<token_endpoint::StatusLists>,
+}
+
+impl Collector for ServerCollector {
+    fn encode(&self, mut encoder: telemetry::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.store.stats();
+        let e = &mut encoder;
+        encode_counter(
+            e,
+            "keygate_keypair_cache_hits",
+            "Keypair lookups answered from memory",
+            s.cache_hits,
+        )?;
+        encode_counter(
+            e,
+            "keygate_keypair_cache_misses",
+            "Keypair lookups that read the database",
+            s.cache_misses,
+        )?;
+        encode_counter(
+            e,
+            "keygate_status_list_builds",
+            "Status lists built and signed by this process",
+            self.status_lists.builds(),
+        )?;
+        encode_gauge(
+            e,
+            "keygate_db_pool_connections",
+            "Database connections open in the pool",
+            i64::from(s.connections),
+        )?;
+        encode_gauge(
+            e,
+            "keygate_db_pool_idle_connections",
+            "Open database connections not in use",
+            i64::from(s.idle_connections),
+        )
     }
 }
 

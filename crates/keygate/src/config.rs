@@ -10,6 +10,7 @@ mod database;
 mod key;
 mod layers;
 mod log;
+mod metrics;
 mod scopes;
 mod server;
 mod status;
@@ -28,6 +29,7 @@ use toml::Value;
 pub use key::KeyEncryption;
 pub use layers::{env_name, DEFAULT_TOML};
 pub use log::LogFormat;
+pub use metrics::MetricsListen;
 pub use server::ServerLimits;
 pub use users::Users;
 
@@ -76,6 +78,7 @@ struct RawConfig {
     status: status::RawStatus,
     console: console::RawConsole,
     users: users::RawUsers,
+    metrics: metrics::RawMetrics,
 }
 
 /// The validated runtime configuration.
@@ -94,6 +97,8 @@ pub struct Config {
     pub console: ::console::ConsoleSettings,
     /// `[users]`: setup links and password hashing.
     pub users: Users,
+    /// `[metrics]`: where `/metrics` is served.
+    pub metrics: MetricsListen,
 }
 
 impl Config {
@@ -150,6 +155,7 @@ impl RawConfig {
             throttle.settings.max_tracked,
         )?;
         let users = self.users.validate()?;
+        let metrics = self.metrics.validate()?;
         pool.password_hashing.concurrency = users.password_hash_concurrency;
         Ok(Config {
             token: token.settings(&issuer, throttle, status),
@@ -164,6 +170,7 @@ impl RawConfig {
             server,
             console,
             users,
+            metrics,
         })
     }
 }

@@ -9,7 +9,7 @@ use keypair_store::Store;
 use token_endpoint::{Keys, StatusLists};
 
 use crate::commands::CommandError;
-use crate::config::Config;
+use crate::config::{Config, MetricsListen};
 use crate::Keygate;
 
 /// Binds, logs where it listens, and serves until stopped: the first SIGTERM or SIGINT
@@ -24,6 +24,10 @@ pub async fn run(
 ) -> Result<(), CommandError> {
     let keygate = Keygate::new(&config, store.clone(), keys.clone(), clock.clone());
     let status_lists = keygate.tokens().status_lists().clone();
+    let metrics_server = match config.metrics {
+        MetricsListen::Own(addr) => Some(metrics_server(keygate.metrics().clone(), addr)?),
+        MetricsListen::Main | MetricsListen::Off => None,
+    };
     let server = HttpServer::new(move || keygate.app())
         .workers(config.server.workers)
         .max_connections(config.server.max_connections_per_worker)
@@ -48,17 +52,49 @@ pub async fn run(
     ));
     actix_web::rt::spawn(refresh_status_lists(status_lists, clock));
     let server = server.run();
-    actix_web::rt::spawn(stop_on_signals(server.handle()));
+    let mut handles = vec![server.handle()];
+    if let Some(m) = metrics_server {
+        handles.push(m.handle());
+        actix_web::rt::spawn(m);
+    }
+    actix_web::rt::spawn(stop_on_signals(handles.clone()));
     server
         .await
         .map_err(|e| CommandError::Server(e.to_string()))?;
+    for h in &handles[1..] {
+        h.stop(true).await;
+    }
     tracing::info!("keygate stopped");
     Ok(())
 }
 
-/// The first SIGTERM or SIGINT: a graceful stop. The second: exit at once, with
-/// status 128 + the signal's number (as a shell reports a process killed by it).
-async fn stop_on_signals(server: actix_web::dev::ServerHandle) {
+/// `/metrics` alone, on its own listener (one worker, no signal handling of its own).
+fn metrics_server(
+    metrics: web::Data<telemetry::Metrics>,
+    addr: std::net::SocketAddr,
+) -> Result<actix_web::dev::Server, CommandError> {
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(crate::app::metrics_text))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .map_err(|e| CommandError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?;
+    for addr in server.addrs() {
+        tracing::info!(address = %addr, "metrics listening on http://{addr}/metrics");
+    }
+    Ok(server.run())
+}
+
+/// The first SIGTERM or SIGINT: a graceful stop of the main server (and then of the
+/// metrics listener). The second: exit at once, with status 128 + the signal's number
+/// (as a shell reports a process killed by it).
+async fn stop_on_signals(servers: Vec<actix_web::dev::ServerHandle>) {
     use actix_web::rt::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -72,7 +108,9 @@ async fn stop_on_signals(server: actix_web::dev::ServerHandle) {
         signal = first,
         "stopping: no new connections; requests in flight may finish"
     );
-    actix_web::rt::spawn(server.stop(true));
+    if let Some(main) = servers.first() {
+        actix_web::rt::spawn(main.stop(true));
+    }
     let (second, number) = next_signal(&mut term, &mut int).await;
     tracing::warn!(signal = second, "second signal: exiting at once");
     std::process::exit(128 + number);

@@ -58,6 +58,9 @@ pub(crate) struct KeypairCache {
     generation: AtomicU64,
     ttl: Duration,
     max_entries: usize,
+    /// Lookups answered from memory, and lookups that went to the database.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl KeypairCache {
@@ -68,6 +71,8 @@ impl KeypairCache {
             generation: AtomicU64::new(0),
             ttl,
             max_entries,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -82,14 +87,31 @@ impl KeypairCache {
 
     /// The entry for `client_id`, if it is younger than the TTL at `now`.
     pub fn get(&self, client_id: &str, now: OffsetDateTime) -> Option<Arc<Cached>> {
-        if !self.enabled() {
-            return None;
-        }
-        let entries = self.entries.read().ok()?;
-        entries
-            .get(client_id)
-            .filter(|c| self.fresh(c, now))
-            .cloned()
+        let found = if self.enabled() {
+            self.entries.read().ok().and_then(|entries| {
+                entries
+                    .get(client_id)
+                    .filter(|c| self.fresh(c, now))
+                    .cloned()
+            })
+        } else {
+            None
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups so far: (answered from memory, gone to the database).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Read before loading from the database; pass to [`KeypairCache::insert_if_current`].

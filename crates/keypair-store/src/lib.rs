@@ -93,7 +93,31 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// What the store has done so far, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Keypair lookups answered from the in-memory cache.
+    pub cache_hits: u64,
+    /// Keypair lookups that went to the database.
+    pub cache_misses: u64,
+    /// Database connections open in the pool, and how many of them are idle.
+    pub connections: u32,
+    pub idle_connections: u32,
+}
+
 impl Store {
+    /// The cache's counts and the pool's state now.
+    pub fn stats(&self) -> StoreStats {
+        let (cache_hits, cache_misses) = self.cache.counts();
+        let pool = self.pool.state();
+        StoreStats {
+            cache_hits,
+            cache_misses,
+            connections: pool.connections,
+            idle_connections: pool.idle_connections,
+        }
+    }
+
     /// Connects to the database, creating it (SQLite) and migrating it if needed.
     pub fn open(url: &DatabaseUrl, settings: &PoolSettings) -> StoreResult<Self> {
         let pool = db::open(url, settings)?;

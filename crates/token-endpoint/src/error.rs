@@ -11,6 +11,11 @@ pub enum TokenError {
     /// client authentication. Never says which.
     #[error("invalid_client")]
     InvalidClient,
+    /// A keypair refused authentication for a reason the store names (unknown, wrong
+    /// secret, disabled, expired, outside its allowlist). Answered exactly as
+    /// [`TokenError::InvalidClient`]; the reason is for logs and metrics only.
+    #[error("invalid_client")]
+    ClientRejected(keypair_store::Rejection),
     /// `grant_type` is not `client_credentials`.
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
@@ -56,7 +61,7 @@ impl TokenError {
             TokenError::InvalidRequest(_)
             | TokenError::PayloadTooLarge
             | TokenError::MethodNotAllowed => "invalid_request",
-            TokenError::InvalidClient => "invalid_client",
+            TokenError::InvalidClient | TokenError::ClientRejected(_) => "invalid_client",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
             TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidTarget(_) => "invalid_target",
@@ -72,7 +77,7 @@ impl TokenError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            TokenError::InvalidClient => 401,
+            TokenError::InvalidClient | TokenError::ClientRejected(_) => 401,
             TokenError::PayloadTooLarge => 413,
             TokenError::IntrospectionNotAllowed => 403,
             TokenError::MethodNotAllowed => 405,
@@ -90,7 +95,9 @@ impl TokenError {
             TokenError::InvalidRequest(d)
             | TokenError::InvalidScope(d)
             | TokenError::InvalidTarget(d) => d.clone(),
-            TokenError::InvalidClient => "client authentication failed".into(),
+            TokenError::InvalidClient | TokenError::ClientRejected(_) => {
+                "client authentication failed".into()
+            }
             TokenError::UnsupportedGrantType => {
                 "only grant_type=client_credentials is supported".into()
             }
@@ -113,6 +120,30 @@ impl TokenError {
 }
 
 /// A body `/token` could not read: too large is 413, unreadable a 400.
+impl TokenError {
+    /// Whether it is a failed client authentication (counted by the throttle).
+    pub fn is_invalid_client(&self) -> bool {
+        matches!(
+            self,
+            TokenError::InvalidClient | TokenError::ClientRejected(_)
+        )
+    }
+
+    /// The reason a refusal is counted under in metrics: the most specific one, so
+    /// each refusal is counted once. `throttled`, `address_not_allowed` and `expired`
+    /// name what the RFC 6749 code hides; otherwise the code itself.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            TokenError::TooManyFailures { .. } => "throttled",
+            TokenError::ClientRejected(keypair_store::Rejection::AddressNotAllowed) => {
+                "address_not_allowed"
+            }
+            TokenError::ClientRejected(keypair_store::Rejection::Expired) => "expired",
+            other => other.code(),
+        }
+    }
+}
+
 impl From<request_body::BodyError> for TokenError {
     fn from(e: request_body::BodyError) -> TokenError {
         match e {

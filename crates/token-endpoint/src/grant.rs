@@ -265,7 +265,7 @@ impl Registrar for StoreRegistrar<'_> {
                     reason = reason.as_str(),
                     "client authentication failed"
                 );
-                state.fail(TokenError::InvalidClient);
+                state.fail(TokenError::ClientRejected(reason));
                 Err(RegistrarError::Unspecified)
             }
             Err(e) if e.is_unavailable() => {

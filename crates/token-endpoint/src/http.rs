@@ -52,9 +52,16 @@ async fn token(
         issue,
     )
     .await;
+    let metrics = service.metrics();
     match result {
-        Ok(token) => token_response(&token),
-        Err(e) => error_response(&e),
+        Ok(token) => {
+            metrics.token_issued();
+            token_response(&token)
+        }
+        Err(e) => {
+            metrics.token_refused(e.metric_reason());
+            error_response(&e)
+        }
     }
 }
 
@@ -142,7 +149,7 @@ where
         });
     }
     let result = handle(service.clone(), request, now).await;
-    if matches!(result, Err(TokenError::InvalidClient)) {
+    if result.as_ref().is_err_and(TokenError::is_invalid_client) {
         service
             .throttle()
             .record_failure(&client_id, address, clock.instant());
@@ -260,7 +267,7 @@ pub fn error_response(e: &TokenError) -> HttpResponse {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut builder = HttpResponse::build(status);
     match e {
-        TokenError::InvalidClient => {
+        TokenError::InvalidClient | TokenError::ClientRejected(_) => {
             builder.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"keygate\""));
         }
         TokenError::MethodNotAllowed => {

@@ -125,6 +125,8 @@ pub struct TokenService {
     registered_url: Option<oxide_auth::primitives::registrar::RegisteredUrl>,
     /// Where `/token` reads the time: issue time and throttle windows.
     clock: Clock,
+    /// Tokens issued and refused (off unless [`TokenService::with_metrics`]).
+    metrics: telemetry::Metrics,
     /// The signed status lists served at `/statuslists`.
     status_lists: Arc<StatusLists>,
 }
@@ -161,6 +163,7 @@ impl TokenService {
             metadata,
             registered_url,
             clock,
+            metrics: telemetry::Metrics::off(),
         }
     }
 
@@ -219,6 +222,17 @@ impl TokenService {
     /// Where `/token` reads the time.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Counts issued and refused tokens in `metrics`.
+    pub fn with_metrics(mut self, metrics: telemetry::Metrics) -> TokenService {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where tokens issued and refused are counted.
+    pub fn metrics(&self) -> &telemetry::Metrics {
+        &self.metrics
     }
 
     /// The status lists this process publishes; `keygate serve` refreshes them in the

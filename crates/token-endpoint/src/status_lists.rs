@@ -130,6 +130,8 @@ pub struct StatusLists {
     snapshot: ArcSwap<Snapshot>,
     writer: Mutex<Writer>,
     lookups: Mutex<LookupBudget>,
+    /// Lists built (and signed) so far, for metrics.
+    builds: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for StatusLists {
@@ -143,6 +145,11 @@ impl std::fmt::Debug for StatusLists {
 }
 
 impl StatusLists {
+    /// Lists built (and signed) by this process so far.
+    pub fn builds(&self) -> u64 {
+        self.builds.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A publisher with nothing built yet; the first [`StatusLists::refresh`] (or `GET`)
     /// builds every list.
     pub fn new(store: Store, keys: Arc<Keys>, issuer: &str, settings: StatusSettings) -> Self {
@@ -163,6 +170,7 @@ impl StatusLists {
                 window_start: None,
                 used: 0,
             }),
+            builds: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -414,6 +422,8 @@ impl StatusLists {
         contents: ListContents,
         now: OffsetDateTime,
     ) -> Result<Built, CryptoError> {
+        self.builds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let lst = encode(contents.list.capacity, &contents.not_valid);
         let signed = self.sign(key, &contents.list.id, &lst, now)?;
         Ok(Built {

@@ -231,6 +231,7 @@ fn not_throttled(req: &HttpRequest, console: &Console) -> Result<(), ConsoleErro
         Ok(()) => Ok(()),
         Err(RetryAfter(wait)) => {
             tracing::info!(event = "sign_in", method = "passkey", outcome = "throttled", %address, "console sign-in refused");
+            console.metrics.sign_in("throttled");
             Err(ConsoleError::Throttled {
                 retry_after_secs: wait.as_secs().max(1),
             })
@@ -292,6 +293,7 @@ pub(crate) async fn sign_in_finish(
     match outcome {
         Outcome::SignedIn(user, session) => {
             tracing::info!(event = "sign_in", method = "passkey", outcome = "ok", user_id = %user.id.as_str(), %address, "console sign-in");
+            console.metrics.sign_in("ok");
             Ok(json_answer()
                 .cookie(Jar::Session.set(&console.site, session.expose()))
                 .cookie(Jar::Ceremony.clear(&console.site))
@@ -302,6 +304,7 @@ pub(crate) async fn sign_in_finish(
                 .throttle
                 .record_failure(PASSKEY_SUBJECT, address, console.clock.instant());
             tracing::info!(event = "sign_in", method = "passkey", outcome = why, %address, "console sign-in refused");
+            console.metrics.sign_in(why);
             Err(ConsoleError::PasskeyRefused.into())
         }
     }

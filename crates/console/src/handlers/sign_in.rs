@@ -121,6 +121,7 @@ pub(crate) async fn submit(
             .check(&subject, address, console.clock.instant())
     {
         tracing::info!(event = "sign_in", outcome = "throttled", %address, "console sign-in refused");
+        console.metrics.sign_in("throttled");
         return Err(ConsoleError::Throttled {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -145,6 +146,7 @@ pub(crate) async fn submit(
     match outcome {
         Outcome::SignedIn(user, session) => {
             tracing::info!(event = "sign_in", outcome = "ok", user_id = %user.id.as_str(), %address, "console sign-in");
+            console.metrics.sign_in("ok");
             let mut resp = see_other(&next);
             resp.add_cookie(&Jar::Session.set(&console.site, session.expose()))
                 .map_err(|_| ConsoleError::Internal)?;
@@ -155,6 +157,7 @@ pub(crate) async fn submit(
                 .throttle
                 .record_failure(&subject, address, console.clock.instant());
             tracing::info!(event = "sign_in", outcome = why, %address, "console sign-in refused");
+            console.metrics.sign_in(why);
             let (token, cookie) = pre_session(&req, &console)?;
             // Neither the email nor the password comes back (docs/security.md).
             let page = SignInPage {

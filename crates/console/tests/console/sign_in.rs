@@ -39,6 +39,17 @@ async fn a_wrong_password_and_an_unknown_email_look_alike(db: TestDb) {
         "the email is not echoed"
     );
     assert!(b.cookie("keygate_session").is_none());
+
+    // Counted by outcome, which only the metrics (and the log) tell apart.
+    assert_eq!(
+        b.sign_in(&app, "ada@example.test", PASSWORD).await.status,
+        303
+    );
+    let text = env.keygate.metrics().encode().expect("metrics on");
+    for (outcome, n) in [("wrong_password", 2), ("unknown_email", 1), ("ok", 1)] {
+        let line = format!("keygate_console_sign_ins_total{{outcome=\"{outcome}\"}} {n}");
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }
 
 async fn failed_sign_ins_are_throttled_per_email_and_address_and_per_address(db: TestDb) {

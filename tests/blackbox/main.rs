@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod backup;
 mod cli;
 mod console;
 mod feedback_api;

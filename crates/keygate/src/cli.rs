@@ -33,6 +33,17 @@ pub enum Command {
     /// Manage people (human administrators of the web console).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Copy the SQLite database to FILE, consistently, while the server runs. Prints
+    /// {"backup": FILE, "bytes": N}. The key-encryption key is not in the database:
+    /// back it up separately (docs/deployment.md). PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+}
+
+/// Options of `keygate backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (must not exist).
+    pub file: std::path::PathBuf,
 }
 
 /// `keygate users ...`

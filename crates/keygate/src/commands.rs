@@ -109,6 +109,19 @@ pub fn migrate(config: &Config) -> Result<(), CommandError> {
     open_store(config).map(|_| ())
 }
 
+/// `keygate backup FILE`: a consistent copy of the SQLite database, taken while the
+/// server may be running.
+pub fn backup(config: &Config, file: &std::path::Path) -> Result<(), CommandError> {
+    let store = open_store(config)?;
+    store.backup_sqlite_to(file)?;
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    tracing::info!(file = %file.display(), bytes, "database backed up");
+    print_line(&serde_json::json!({
+        "backup": file.display().to_string(),
+        "bytes": bytes,
+    }))
+}
+
 /// `keygate bootstrap`: one operator keypair, with `comment`, printed once.
 pub fn bootstrap(config: &Config, comment: &str, clock: &Clock) -> Result<(), CommandError> {
     let store = open_store(config)?;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Bootstrap(args) => commands::bootstrap(&config, &args.comment, &clock),
         cli::Command::Keys(cli::KeysCommand::Rotate) => commands::rotate_keys(&config, &clock),
         cli::Command::Users(users) => run_users(&config, users, &clock),
+        cli::Command::Backup(args) => commands::backup(&config, &args.file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -185,6 +185,31 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a consistent copy of the SQLite database to `to` while it is in use
+    /// (SQLite's `VACUUM INTO`: one read transaction, so writers are not blocked and
+    /// the copy is a single point in time). `to` must not exist. On PostgreSQL:
+    /// `Invalid` (use `pg_dump`, docs/deployment.md).
+    pub fn backup_sqlite_to(&self, to: &std::path::Path) -> StoreResult<()> {
+        use diesel::prelude::*;
+        if self.backend() != Backend::Sqlite {
+            return Err(StoreError::invalid(
+                "database",
+                "backup copies SQLite databases; back up PostgreSQL with pg_dump",
+            ));
+        }
+        let Some(target) = to.to_str() else {
+            return Err(StoreError::invalid("to", "must be a UTF-8 path"));
+        };
+        if to.exists() {
+            return Err(StoreError::invalid("to", "already exists"));
+        }
+        let mut conn = self.conn()?;
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(target)
+            .execute(&mut *conn)?;
+        Ok(())
+    }
+
     /// Checks the database's integrity: SQLite's `PRAGMA integrity_check` (`"ok"` when
     /// intact); on PostgreSQL, that every table can be read in full.
     pub fn check_integrity(&self) -> StoreResult<String> {

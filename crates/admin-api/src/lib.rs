@@ -67,6 +67,11 @@ impl AdminApi {
     }
 }
 
+/// Where the OpenAPI document of the routes in [`ROUTES`] is served.
+pub const OPENAPI_PATH: &str = "/admin/v1/openapi.json";
+
+pub use handlers::ApiDoc;
+
 /// Declares every route once: the registration and the [`ROUTES`] list that the
 /// authorization matrix test must cover come from the same table.
 macro_rules! admin_routes {
@@ -74,9 +79,11 @@ macro_rules! admin_routes {
         /// Every admin route as `(method, path pattern)`.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
-        /// Registers every route.
+        /// Registers every route, and the OpenAPI document at
+        /// [`OPENAPI_PATH`].
         pub fn configure(cfg: &mut web::ServiceConfig) {
             $(cfg.route($path, web::$method().to($handler));)*
+            cfg.route(OPENAPI_PATH, web::get().to(handlers::openapi));
         }
     };
 }

@@ -24,7 +24,7 @@ use crate::{AdminApi, AdminError};
 pub const MAX_SCOPES: usize = 64;
 
 /// `{"name": "..."}` for accounts and environments.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameInput {
     /// 1 to 200 characters.
@@ -32,7 +32,7 @@ pub struct NameInput {
 }
 
 /// `POST .../keypairs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeypairInput {
     /// Allowed scopes, each from the catalogue (`keygate:operator` excluded;
@@ -49,6 +49,7 @@ pub struct NewKeypairInput {
     pub token_lifetime_seconds: Option<u32>,
     /// When it stops getting tokens (RFC 3339; absent or null: never). Must lie ahead.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Rfc3339Time>,
     /// Where it may be used from: IPv4 or IPv6 addresses or CIDRs, at most
     /// [`keypair_store::MAX_ALLOWED_ADDRESSES`] (default empty: anywhere).
@@ -62,12 +63,12 @@ fn enabled_by_default() -> bool {
 
 /// `POST /keypairs/{client_id}/revoke-tokens`: no fields (the body may be absent,
 /// empty or `{}`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeTokensInput {}
 
 /// `PATCH /keypairs/{client_id}`: absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeypairPatchInput {
     /// New enabled flag.
@@ -81,6 +82,7 @@ pub struct KeypairPatchInput {
     pub comment: Option<String>,
     /// New expiry (RFC 3339, must lie ahead); `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Option<Rfc3339Time>>,
     /// New address allowlist (`[]`: anywhere).
     #[serde(default)]
@@ -88,12 +90,13 @@ pub struct KeypairPatchInput {
     /// New token lifetime, 1 to `token.max_lifetime_seconds`; `null` returns to the
     /// global `token.lifetime_seconds`.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
     pub token_lifetime_seconds: Option<Option<u32>>,
 }
 
 /// `POST /keypairs/{client_id}/secrets`: a rotation. The body may be absent only to be
 /// told that `previous_secret_expires_in_seconds` is required.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotationInput {
     /// How long the secrets live now keep working: 0 to [`MAX_OVERLAP_SECONDS`]

@@ -14,7 +14,7 @@ fn ts(t: OffsetDateTime) -> String {
 }
 
 /// An account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     id: String,
     name: String,
@@ -32,7 +32,7 @@ impl From<&Account> for AccountView {
 }
 
 /// An environment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnvironmentView {
     id: String,
     account_id: String,
@@ -53,7 +53,7 @@ impl From<&Environment> for EnvironmentView {
 
 /// A keypair's owner: `{"account_id"}`, `{"account_id","environment_id"}`, or `null`
 /// for operator keypairs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnerView {
     account_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct OwnerView {
 }
 
 /// One live secret of a keypair: its hint and times, never the secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     hint: String,
     created_at: String,
@@ -80,7 +80,7 @@ fn live_secrets(k: &Keypair, now: OffsetDateTime) -> Vec<SecretView> {
 }
 
 /// A keypair, never with its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeypairView {
     client_id: String,
     owner: Option<OwnerView>,
@@ -132,7 +132,7 @@ impl KeypairView {
 }
 
 /// A new keypair with its secret: the only response that ever contains it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKeypair {
     #[serde(flatten)]
     keypair: KeypairView,
@@ -160,7 +160,7 @@ impl CreatedKeypair {
 
 /// The answer to a rotation: the new secret, shown this once, its hint, and the
 /// keypair's live secrets (the new one first).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     client_secret: String,
     secret_hint: String,
@@ -189,7 +189,7 @@ impl RotatedSecret {
 }
 
 /// An audit record.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     id: String,
     actor: String,
@@ -214,7 +214,7 @@ impl From<&AuditRecord> for AuditView {
 
 /// The answer to an invite: the same fields whether or not the email already has a
 /// user. The only response that shows the setup link.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct InvitationCreated {
     invitation_id: String,
     email: String,
@@ -248,7 +248,7 @@ impl From<&CreatedInvitation> for InvitationCreated {
 
 /// One entry of an administrators listing: a person bound (`"type": "user"`) or a
 /// pending invitation (`"type": "invitation"`), never a code or a link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AdministratorView {
     /// A person bound to the owner.
@@ -298,7 +298,7 @@ impl From<&AdministratorEntry> for AdministratorView {
 }
 
 /// `{"items": [...], "next_cursor": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListView<V> {
     items: Vec<V>,
     next_cursor: Option<String>,
@@ -320,4 +320,18 @@ impl<V> ListView<V> {
             next_cursor: None,
         }
     }
+}
+
+/// Every error: `{"error": code, "message": text}`, with `field` (the JSON path,
+/// path or query parameter at fault) on a 400.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorView {
+    /// `invalid_request`, `invalid_token`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `unavailable`, `internal_error`.
+    pub error: String,
+    /// A person-readable explanation.
+    pub message: String,
+    /// On a 400: what was wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }

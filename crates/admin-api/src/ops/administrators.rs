@@ -18,7 +18,7 @@ use crate::principal::Principal;
 use crate::{AdminApi, AdminError};
 
 /// `POST .../administrators`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteInput {
     /// Whom to invite: an email address (at most 254 characters), a label compared

@@ -8,6 +8,7 @@ mod administrators;
 mod client;
 mod lifecycle;
 mod matrix;
+mod openapi;
 mod people_matrix;
 mod scenarios;
 mod status;

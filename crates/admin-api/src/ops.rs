@@ -28,6 +28,7 @@ pub const MAX_SCOPES: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct NameInput {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 

@@ -130,8 +130,12 @@ impl KeyRow {
 #[derive(Clone, Debug)]
 pub(crate) struct KeyForm {
     pub(crate) comment: String,
-    /// Every scope the person may grant, and whether it is ticked.
+    /// Every scope the person may grant, and whether it is ticked (in the edit
+    /// dialog also the key's scopes the person may not grant, ticked and locked).
     pub(crate) scopes: Vec<(String, bool)>,
+    /// Scopes shown but not changeable here: held by the key, not grantable by the
+    /// person. They are kept by an edit.
+    pub(crate) locked: Vec<String>,
     /// `YYYY-MM-DDTHH:MM` (UTC) or empty.
     pub(crate) expires: String,
     pub(crate) addresses: String,
@@ -145,6 +149,7 @@ impl KeyForm {
         KeyForm {
             comment: String::new(),
             scopes: scopes.iter().map(|s| (s.clone(), false)).collect(),
+            locked: Vec::new(),
             expires: String::new(),
             addresses: String::new(),
             errors: Vec::new(),

@@ -72,14 +72,16 @@ fn row(k: &Keypair, now: OffsetDateTime, grantable: &[String], keys_href: &str) 
         .iter()
         .map(|s| (s.clone(), held.contains(s)))
         .collect();
-    for h in &held {
-        if !grantable.contains(h) {
-            scopes.push((h.clone(), true));
-        }
-    }
+    let locked: Vec<String> = held
+        .iter()
+        .filter(|h| !grantable.contains(h))
+        .cloned()
+        .collect();
+    scopes.extend(locked.iter().map(|h| (h.clone(), true)));
     let edit = KeyForm {
         comment: k.comment.clone(),
         scopes,
+        locked,
         expires: k.expires_at.map(local_field).unwrap_or_default(),
         addresses: k.allowed_addresses.entries().collect::<Vec<_>>().join("\n"),
         errors: Vec::new(),
@@ -124,6 +126,7 @@ fn key_input(form: &Form, scopes: &[String]) -> (serde_json::Value, KeyForm) {
             .iter()
             .map(|s| (s.clone(), chosen.contains(s)))
             .collect(),
+        locked: Vec::new(),
         expires: form.get("expires_at").trim().to_owned(),
         addresses: form.get("allowed_addresses").to_owned(),
         errors: Vec::new(),
@@ -378,8 +381,9 @@ pub(crate) async fn edit(
     let principal = me.principal.clone();
     let key = id.clone();
     let outcome = blocking(move || {
-        let (client_id, owner, _) = reached(&c, &principal, &key)?;
-        let changed = parsed::<KeypairPatchInput>(input).and_then(|patch| {
+        let (client_id, owner, current) = reached(&c, &principal, &key)?;
+        let patch = only_changes(input, &current, &scopes);
+        let changed = parsed::<KeypairPatchInput>(patch).and_then(|patch| {
             c.admin
                 .update_keypair(&principal, &client_id, patch, c.clock.now())
         });
@@ -404,6 +408,63 @@ pub(crate) async fn edit(
         }
         Err(e) => Ok(e.response(Some(me.nav()))),
     }
+}
+
+/// The edit form's input reduced to what differs from the key as it is, so saving
+/// one field changes nothing else. Above all: scopes the key holds but the person may
+/// not grant (shown ticked and locked) are kept, and a scope set or an expiry that did
+/// not change is not sent, so an edit of the comment never revokes the key's tokens
+/// (removing a scope, or bringing the expiry nearer, does) nor rounds its expiry to
+/// the minute the form shows.
+fn only_changes(
+    mut input: serde_json::Value,
+    current: &Keypair,
+    grantable: &[String],
+) -> serde_json::Value {
+    use std::collections::BTreeSet;
+    let Some(fields) = input.as_object_mut() else {
+        return input;
+    };
+    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let held: BTreeSet<String> = current
+        .scopes
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let wanted: BTreeSet<String> = held
+        .iter()
+        .filter(|s| !grantable.contains(s))
+        .cloned()
+        .chain(strings(fields.get("scopes")))
+        .collect();
+    if wanted == held {
+        fields.remove("scopes");
+    } else {
+        fields.insert("scopes".into(), json!(wanted));
+    }
+    if fields.get("comment").and_then(|v| v.as_str()) == Some(current.comment.as_str()) {
+        fields.remove("comment");
+    }
+    let typed_expiry = fields
+        .get("expires_at")
+        .and_then(|v| v.as_str())
+        .map(|t| t.trim_end_matches(":00Z").to_owned());
+    if typed_expiry == current.expires_at.map(local_field) {
+        fields.remove("expires_at");
+    }
+    let held_addresses: Vec<String> = current.allowed_addresses.entries().collect();
+    if strings(fields.get("allowed_addresses")) == held_addresses {
+        fields.remove("allowed_addresses");
+    }
+    input
 }
 
 /// `POST /console/keys/{client_id}/rotate`: `overlap` (seconds the live secrets keep

@@ -12,6 +12,7 @@ keypair_store::on_both_backends_async! {
     errors_show_next_to_their_field_and_keep_what_was_typed;
     keys_out_of_reach_and_forged_requests_change_nothing;
     a_key_is_edited_and_its_secret_rotated;
+    an_edit_changes_only_what_changed;
 }
 
 /// The value of the input with this id.
@@ -434,4 +435,88 @@ async fn a_key_is_edited_and_its_secret_rotated(db: TestDb) {
             .count(),
         1
     );
+}
+
+async fn an_edit_changes_only_what_changed(db: TestDb) {
+    let env = Env::new(db);
+    let app = app!(env);
+    let acme = env.account("Acme");
+    let prod = env.environment(&acme, "Production");
+    let keys = format!("/console/environments/{}/keys", prod.id.as_str());
+    // An operator makes a key with a scope only operators may grant.
+    let mut op = signed_in(&app, &env, "op@example.test", &Owner::Operator).await;
+    let token = op.get(&app, &keys).await.form_token(&keys);
+    let made = op
+        .post(
+            &app,
+            &keys,
+            &[
+                ("csrf_token", &token),
+                ("comment", "indexer"),
+                ("scope:feedback:read", "on"),
+                ("scope:keygate:introspect", "on"),
+                ("expires_at", "2032-01-31T12:00"),
+                ("allowed_addresses", "10.0.0.0/8"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let client_id = input_value(&made, "new-client-id");
+    let secret = input_value(&made, "new-secret-value");
+    let id = ClientId::parse(&client_id).unwrap();
+    // It has a live token generation (asked for from inside its allowlist).
+    op.address = std::net::IpAddr::from([10, 0, 0, 5]);
+    let issued = op
+        .post_with(
+            &app,
+            "/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let before = env.store().get_keypair(&id).unwrap();
+    assert_eq!(
+        before.generation.as_ref().map(|g| g.status),
+        Some(TokenStatus::Valid)
+    );
+
+    // The environment's administrator sees that scope locked, and edits the comment.
+    let mut ada = Browser::new(&env).from_address(60);
+    person(&app, &env, "ada@example.test", &env_owner(&prod)).await;
+    assert_eq!(
+        ada.sign_in(&app, "ada@example.test", PASSWORD).await.status,
+        303
+    );
+    let page = ada.get(&app, &keys).await;
+    assert!(
+        page.body
+            .contains("name=\"scope:keygate:introspect\" checked disabled"),
+        "{}",
+        page.body
+    );
+    let token = page.form_token(&keys);
+    let saved = ada
+        .post(
+            &app,
+            &format!("/console/keys/{client_id}/edit"),
+            &[
+                ("csrf_token", &token),
+                ("comment", "indexer (search)"),
+                ("scope:feedback:read", "on"),
+                ("expires_at", "2032-01-31T12:00"),
+                ("allowed_addresses", "10.0.0.0/8"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let after = env.store().get_keypair(&id).unwrap();
+    assert_eq!(after.comment, "indexer (search)");
+    assert_eq!(after.scopes, before.scopes, "the locked scope is kept");
+    assert_eq!(after.expires_at, before.expires_at);
+    assert_eq!(after.generation, before.generation, "its tokens still work");
 }

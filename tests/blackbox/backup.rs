@@ -41,6 +41,10 @@ fn a_backup_taken_while_serving_restores_into_a_fresh_directory() {
     );
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(line["bytes"].as_u64().unwrap() > 0);
+    // Private, like the database itself: it holds digests and sealed keys.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
     // A second backup to the same file is refused, the first left as it was.
     let again = run({
         let mut c = keygate(old.path());

@@ -51,13 +51,16 @@ pub async fn run(
         clock.clone(),
     ));
     actix_web::rt::spawn(refresh_status_lists(status_lists, clock));
+    // Listening for the signals starts before the server does (the task spawned below
+    // only waits on them): actix's own handlers are off.
+    let signals = listen_for_signals();
     let server = server.run();
     let mut handles = vec![server.handle()];
     if let Some(m) = metrics_server {
         handles.push(m.handle());
         actix_web::rt::spawn(m);
     }
-    actix_web::rt::spawn(stop_on_signals(handles.clone()));
+    actix_web::rt::spawn(stop_on_signals(signals, handles.clone()));
     server
         .await
         .map_err(|e| CommandError::Server(e.to_string()))?;
@@ -79,6 +82,9 @@ fn metrics_server(
             .route("/metrics", web::get().to(crate::app::metrics_text))
     })
     .workers(1)
+    // A scraper's keep-alive connection must not hold the process past the main
+    // server's own shutdown.
+    .shutdown_timeout(1)
     .disable_signals()
     .bind(addr)
     .map_err(|e| CommandError::Bind {
@@ -94,12 +100,8 @@ fn metrics_server(
 /// The first SIGTERM or SIGINT: a graceful stop of the main server (and then of the
 /// metrics listener). The second: exit at once, with status 128 + the signal's number
 /// (as a shell reports a process killed by it).
-async fn stop_on_signals(servers: Vec<actix_web::dev::ServerHandle>) {
-    use actix_web::rt::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+async fn stop_on_signals(signals: Option<Signals>, servers: Vec<actix_web::dev::ServerHandle>) {
+    let Some((mut term, mut int)) = signals else {
         tracing::error!("cannot listen for SIGTERM and SIGINT; stop keygate with SIGKILL");
         return;
     };
@@ -114,6 +116,21 @@ async fn stop_on_signals(servers: Vec<actix_web::dev::ServerHandle>) {
     let (second, number) = next_signal(&mut term, &mut int).await;
     tracing::warn!(signal = second, "second signal: exiting at once");
     std::process::exit(128 + number);
+}
+
+type Signals = (
+    actix_web::rt::signal::unix::Signal,
+    actix_web::rt::signal::unix::Signal,
+);
+
+/// Starts listening for SIGTERM and SIGINT (from now on they no longer kill the
+/// process by default).
+fn listen_for_signals() -> Option<Signals> {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    Some((
+        signal(SignalKind::terminate()).ok()?,
+        signal(SignalKind::interrupt()).ok()?,
+    ))
 }
 
 /// The next SIGTERM or SIGINT: its name and number.

@@ -200,8 +200,22 @@ impl Store {
         let Some(target) = to.to_str() else {
             return Err(StoreError::invalid("to", "must be a UTF-8 path"));
         };
-        if to.exists() {
-            return Err(StoreError::invalid("to", "already exists"));
+        // Made first, empty and private (0600, like the database): the copy holds
+        // digests and sealed keys. `create_new` also refuses an existing file, and
+        // `VACUUM INTO` accepts an empty one.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        if let Err(e) = options.open(to) {
+            return Err(StoreError::invalid(
+                "to",
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    "already exists".to_owned()
+                } else {
+                    format!("cannot be created: {e}")
+                },
+            ));
         }
         let mut conn = self.conn()?;
         diesel::sql_query("VACUUM INTO ?")

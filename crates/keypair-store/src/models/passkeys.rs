@@ -5,8 +5,9 @@
 //!
 //! - a ceremony is found by the digest of its id, and answered at most once (taking
 //!   it deletes it), before it expires;
-//! - at most `PoolSettings::max_passkey_ceremonies` wait at once, so starting
-//!   ceremonies cannot fill the database;
+//! - at most `PoolSettings::max_passkey_ceremonies` of each purpose wait at once,
+//!   so starting ceremonies cannot fill the database, and a flood of one purpose
+//!   leaves the others alone;
 //! - a sign-in makes its session in the transaction that finds the passkey still the
 //!   person's and the person not disabled.
 
@@ -247,7 +248,8 @@ impl Store {
 
     /// Begins a ceremony: stores its state, to be answered within `lifetime`, and
     /// returns its id, the only time it exists outside the cookie. Expired ceremonies
-    /// are deleted first; with the store's bound already waiting, `Unavailable`.
+    /// are deleted first; with the store's bound of this purpose already waiting,
+    /// `Unavailable`.
     pub fn begin_ceremony(
         &self,
         purpose: CeremonyPurpose,
@@ -263,7 +265,10 @@ impl Store {
                 passkey_ceremonies::table.filter(passkey_ceremonies::expires_at.le(now_us)),
             )
             .execute(&mut **tx)?;
+            // Each purpose has its own bound: a flood of sign-in starts cannot keep
+            // new people from registering, nor the other way round.
             let waiting = passkey_ceremonies::table
+                .filter(passkey_ceremonies::purpose.eq(purpose.as_str()))
                 .count()
                 .get_result::<i64>(&mut **tx)?;
             if waiting >= self.max_passkey_ceremonies {
@@ -347,10 +352,23 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(User, SessionId), SignInError> {
         let outcome = self.write(|tx| {
+            // A disabled person is refused before anything is written. (The person
+            // cannot be deleted, only disabled; a reset deletes the passkey, which the
+            // update below finds.)
+            let user = match User::find(tx, &verified.user_id) {
+                Ok(u) if u.disabled => return Ok(Err(SignInRefusal::Disabled)),
+                Ok(u) => u,
+                Err(StoreError::NotFound(_)) => return Ok(Err(SignInRefusal::UnknownCredential)),
+                Err(e) => return Err(e),
+            };
+            // Only if the passkey is still as it was read: a concurrent sign-in with
+            // it (or a reset) since then refuses this one, so a counter never goes
+            // back.
             let still = diesel::update(
                 passkey_credentials::table
                     .filter(passkey_credentials::credential_id.eq(&verified.credential_id))
-                    .filter(passkey_credentials::user_id.eq(verified.user_id.as_str())),
+                    .filter(passkey_credentials::user_id.eq(verified.user_id.as_str()))
+                    .filter(passkey_credentials::passkey.eq(&verified.passkey)),
             )
             .set((
                 passkey_credentials::passkey.eq(updated_passkey),
@@ -360,7 +378,6 @@ impl Store {
             if still == 0 {
                 return Ok(Err(SignInRefusal::UnknownCredential));
             }
-            let user = User::find(tx, &verified.user_id)?;
             match Session::create(tx, &user.id, now) {
                 Ok(session) => Ok(Ok((user, session))),
                 Err(StoreError::Conflict(_)) => Ok(Err(SignInRefusal::Disabled)),

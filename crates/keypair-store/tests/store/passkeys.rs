@@ -95,6 +95,16 @@ fn a_passkey_set_through_a_link_signs_in_and_keeps_its_new_counter(db: &TestDb) 
     let after = only(s.passkeys_of(&ada.id).expect("read"));
     assert_eq!(after.passkey, "{\"counter\":7}");
     assert_eq!(after.last_used_at, Some(later));
+    // A second sign-in verified against the passkey as read before the first one
+    // stored its counter: refused, and the counter stays.
+    assert_eq!(
+        refusal(s.sign_in_with_passkey(&found, "{\"counter\":5}", later)),
+        SignInRefusal::UnknownCredential
+    );
+    assert_eq!(
+        only(s.passkeys_of(&ada.id).expect("read")).passkey,
+        "{\"counter\":7}"
+    );
 }
 
 fn a_reset_or_a_disable_stops_passkey_sign_in(db: &TestDb) {
@@ -230,6 +240,9 @@ fn waiting_ceremonies_are_bounded_and_expired_ones_make_room(db: &TestDb) {
         .expect("found");
     begin(t0()).expect("room again");
     assert!(begin(t0()).is_err());
+    // Another purpose has its own room.
+    s.begin_ceremony(CeremonyPurpose::Register, "{}", Some("h"), life, t0())
+        .expect("a registration while sign-ins are full");
     // Once they expire, new ones fit.
     begin(t0() + life).expect("expired ones deleted");
     begin(t0() + life).expect("and another");

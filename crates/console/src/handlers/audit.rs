@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use admin_api::ops::{Administered, AdministratorEntry};
 use admin_api::{AdminApi, AdminError, Principal};
-use keypair_store::{AuditRecord, Page, PageRequest, Store, UserId};
+use keypair_store::{AuditRecord, Page, PageRequest, User};
 
 use super::object::Object;
 use super::page;
@@ -30,20 +31,44 @@ impl Object {
     }
 }
 
-/// Who did it, as a person reads it: `user:usr_…` becomes the person's email (or
-/// the id, for a person since deleted); a client id stays; `system:cli` is
-/// `system: cli`.
-fn actor(store: &Store, recorded: &str, emails: &mut HashMap<String, String>) -> String {
-    if let Some(id) = recorded.strip_prefix("user:") {
-        if let Some(email) = emails.get(id) {
-            return email.clone();
+/// The emails the viewer may see, by user id: the administrators of the object (and,
+/// for an environment, of its account) as admin-api lists them to the viewer, and the
+/// viewer's own. Anyone else who acted (an operator, someone since removed) is shown
+/// by user id: the audit page reveals no email the Administrators pages would not.
+fn visible_emails(
+    admin: &AdminApi,
+    me: &Principal,
+    viewer: &User,
+    object: &Object,
+    now: time::OffsetDateTime,
+) -> HashMap<String, String> {
+    let mut owners = vec![object.administered()];
+    if let Object::Environment(e) = object {
+        if let Ok(env) = admin.get_environment(me, e) {
+            owners.push(Administered::Account(env.account_id));
         }
-        let email = UserId::parse(id)
-            .ok()
-            .and_then(|u| store.get_user(&u).ok())
-            .map_or_else(|| recorded.to_owned(), |u| u.email);
-        emails.insert(id.to_owned(), email.clone());
-        return email;
+    }
+    let mut emails = HashMap::new();
+    for owner in owners {
+        let Ok(list) = admin.list_administrators(me, &owner, now) else {
+            continue;
+        };
+        for entry in list {
+            if let AdministratorEntry::User(a) = entry {
+                emails.insert(a.user.id.as_str().to_owned(), a.user.email);
+            }
+        }
+    }
+    emails.insert(viewer.id.as_str().to_owned(), viewer.email.clone());
+    emails
+}
+
+/// Who did it, as a person reads it: `user:usr_…` becomes the person's email when the
+/// viewer may see it, else the user id; a client id stays; `system:cli` is
+/// `system: cli`.
+fn actor(recorded: &str, emails: &HashMap<String, String>) -> String {
+    if let Some(id) = recorded.strip_prefix("user:") {
+        return emails.get(id).cloned().unwrap_or_else(|| id.to_owned());
     }
     if let Some(command) = recorded.strip_prefix("system:") {
         return format!("system: {command}");
@@ -66,18 +91,19 @@ pub(crate) async fn audit(
     let c = console.clone();
     let principal = me.principal.clone();
     let target = object.clone();
+    let viewer = me.user.clone();
     let found = blocking(move || {
         let name = target.name(&c.admin, &principal)?;
         let request = PageRequest::new(Some(RECORDS_PER_PAGE), cursor.as_deref())
             .map_err(|_| ConsoleError::BadRequest("that page of the audit does not exist"))?;
         let page = target.audit(&c.admin, &principal, &request)?;
-        let mut emails = HashMap::new();
+        let emails = visible_emails(&c.admin, &principal, &viewer, &target, c.clock.now());
         let records = page
             .items
             .iter()
             .map(|r| AuditRow {
                 at: minutes(r.at),
-                actor: actor(&c.store, &r.actor, &mut emails),
+                actor: actor(&r.actor, &emails),
                 action: r.action.clone(),
                 target: r.target.clone(),
                 detail: r.detail.clone(),

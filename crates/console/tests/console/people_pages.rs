@@ -160,6 +160,24 @@ async fn the_audit_names_people_by_email_newest_first_a_page_at_a_time(db: TestD
     assert!(!first.text().contains("user:usr_"));
     assert!(first.text().contains("keypair.create"));
     assert!(first.has_link("Older"));
+    // An operator acting on the environment is shown by user id, never by an email
+    // the environment's administrator could not otherwise see.
+    let mut op = signed_in(&app, &env, "op@example.test", &Owner::Operator).await;
+    let optoken = op.get(&app, &keys).await.form_token(&keys);
+    op.post(
+        &app,
+        &keys,
+        &[("csrf_token", &optoken), ("scope:feedback:read", "on")],
+    )
+    .await;
+    let latest = b.get(&app, &audit).await;
+    assert!(
+        !latest.text().contains("op@example.test"),
+        "{}",
+        latest.text()
+    );
+    let op_id = env.user("op@example.test");
+    assert!(latest.text().contains(op_id.as_str()));
     let marker = "href=\"";
     let older_at = first.body.find(">Older</a>").unwrap();
     let href_start = first.body[..older_at].rfind(marker).unwrap() + marker.len();

@@ -94,6 +94,34 @@ fn ceremony_id(req: &HttpRequest, console: &Console) -> Result<CeremonyId, Conso
         .ok_or(ConsoleError::PasskeyExpired)
 }
 
+/// Begins a ceremony of `purpose` (its state, and for a registration the user handle
+/// the passkey gets), answerable for [`CEREMONY_LIFETIME`].
+fn begin(
+    console: &Console,
+    purpose: CeremonyPurpose,
+    state: &str,
+    user_handle: Option<&str>,
+) -> Result<CeremonyId, ConsoleError> {
+    Ok(console.store.begin_ceremony(
+        purpose,
+        state,
+        user_handle,
+        CEREMONY_LIFETIME,
+        console.clock.now(),
+    )?)
+}
+
+/// The options of a ceremony just begun, for the browser, with its cookie.
+fn options_answer(
+    console: &Console,
+    id: &CeremonyId,
+    options: &impl serde::Serialize,
+) -> HttpResponse {
+    json_answer()
+        .cookie(Jar::Ceremony.set(&console.site, id.expose()))
+        .json(options)
+}
+
 /// Takes the ceremony for its answer, or 400 when there is none (answered, expired).
 fn take(
     console: &Console,
@@ -126,19 +154,16 @@ pub(crate) async fn setup_options(
         let found = sets_credentials(&c, &code)?;
         let rp = relying_party(&c)?;
         let registration = rp.begin_registration(&found.email, None, Vec::new())?;
-        let id = c.store.begin_ceremony(
+        let id = begin(
+            &c,
             CeremonyPurpose::Register,
             &registration.state,
             Some(&registration.user_handle),
-            CEREMONY_LIFETIME,
-            c.clock.now(),
         )?;
         Ok((registration.options, id))
     })
     .await?;
-    Ok(json_answer()
-        .cookie(Jar::Ceremony.set(&console.site, id.expose()))
-        .json(options))
+    Ok(options_answer(&console, &id, &options))
 }
 
 /// `POST /console/setup/passkey`: the registration's answer. The passkey becomes the
@@ -203,19 +228,11 @@ pub(crate) async fn sign_in_options(
     let c = console.clone();
     let (options, id) = blocking(move || {
         let sign_in = relying_party(&c)?.begin_sign_in()?;
-        let id = c.store.begin_ceremony(
-            CeremonyPurpose::SignIn,
-            &sign_in.state,
-            None,
-            CEREMONY_LIFETIME,
-            c.clock.now(),
-        )?;
+        let id = begin(&c, CeremonyPurpose::SignIn, &sign_in.state, None)?;
         Ok((sign_in.options, id))
     })
     .await?;
-    Ok(json_answer()
-        .cookie(Jar::Ceremony.set(&console.site, id.expose()))
-        .json(options))
+    Ok(options_answer(&console, &id, &options))
 }
 
 /// The throttle's subject for passkey sign-ins: failures count against the address
@@ -344,19 +361,16 @@ pub(crate) async fn add_options(
         let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
         let registration =
             relying_party(&c)?.begin_registration(&me.user.email, handle, exclude)?;
-        let id = c.store.begin_ceremony(
+        let id = begin(
+            &c,
             CeremonyPurpose::AddPasskey,
             &registration.state,
             Some(&registration.user_handle),
-            CEREMONY_LIFETIME,
-            c.clock.now(),
         )?;
         Ok((registration.options, id))
     })
     .await?;
-    Ok(json_answer()
-        .cookie(Jar::Ceremony.set(&console.site, id.expose()))
-        .json(options))
+    Ok(options_answer(&console, &id, &options))
 }
 
 /// `POST /console/passkeys`: the answer; the new passkey is added (audited).

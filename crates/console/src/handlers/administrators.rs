@@ -7,8 +7,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use admin_api::ops::{AdministratorEntry, AdministratorId, InviteInput};
-use admin_api::AdminError;
 
+use super::keep_bad_request;
 use super::keys::signed_form;
 use super::object::Object;
 use crate::error::ConsoleError;
@@ -117,14 +117,10 @@ pub(crate) async fn invite(
     let typed = email.clone();
     let outcome = blocking(move || {
         let input = InviteInput { email: typed };
-        match c
-            .admin
-            .invite_administrator(&principal, &target, input, c.clock.now())
-        {
-            Ok(made) => Ok(Ok(made)),
-            Err(AdminError::BadRequest { message, .. }) => Ok(Err(message)),
-            Err(e) => Err(e.into()),
-        }
+        keep_bad_request(
+            c.admin
+                .invite_administrator(&principal, &target, input, c.clock.now()),
+        )
     })
     .await;
     let (shown, status) = match outcome {
@@ -140,7 +136,7 @@ pub(crate) async fn invite(
             };
             (shown, StatusCode::OK)
         }
-        Ok(Err(message)) => {
+        Ok(Err((_, message))) => {
             let shown = Shown {
                 email,
                 email_error: Some(message),

@@ -21,7 +21,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::object::Object;
-use super::{require_same_origin, require_token};
+use super::{keep_bad_request, require_same_origin, require_token};
 use crate::csrf::FIELD;
 use crate::error::ConsoleError;
 use crate::form::Form;
@@ -281,18 +281,6 @@ fn parsed<T: serde::de::DeserializeOwned>(input: serde_json::Value) -> Result<T,
             "must be a date and time such as 2027-01-31 12:00",
         )
     })
-}
-
-/// Splits an operation's outcome: a 400 stays with the form (`Ok(Err(..))`); any
-/// other refusal is the error page.
-fn keep_bad_request<T>(
-    r: Result<T, AdminError>,
-) -> Result<Result<T, (String, String)>, ConsoleError> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(AdminError::BadRequest { field, message }) => Ok(Err((field, message))),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// `POST /console/{accounts|environments}/{id}/keys`: `comment`, `scope:<name>=on`,

@@ -16,6 +16,8 @@ mod sign_in;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use admin_api::AdminError;
+
 use crate::error::ConsoleError;
 use crate::session::SignedIn;
 use crate::{csrf, Console};
@@ -85,6 +87,19 @@ fn page_with(status: StatusCode, html: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+/// Splits an admin operation's outcome: a 400 stays with the form that sent it, as
+/// `(field, message)` to show next to that field (`Ok(Err(..))`); any other refusal
+/// is the error page.
+fn keep_bad_request<T>(
+    r: Result<T, AdminError>,
+) -> Result<Result<T, (String, String)>, ConsoleError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(AdminError::BadRequest { field, message }) => Ok(Err((field, message))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A signed-in page, or the error's page with the person's header.

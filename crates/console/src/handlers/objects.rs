@@ -5,23 +5,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use admin_api::ops::NameInput;
-use admin_api::AdminError;
 use keypair_store::{AccountId, EnvironmentId};
 
 use super::home::{account_page, home_page};
+use super::keep_bad_request;
 use super::keys::signed_form;
+use super::object::Object;
 use crate::error::ConsoleError;
 use crate::{blocking, see_other, Console, BASE_PATH};
-
-/// The operation's outcome: done, refused for its name (shown next to the field), or
-/// the error page.
-fn named<T>(r: Result<T, AdminError>) -> Result<Result<T, String>, ConsoleError> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(AdminError::BadRequest { message, .. }) => Ok(Err(message)),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// `POST /console/accounts`: `name`; then the new account's page.
 pub(crate) async fn create_account(
@@ -36,15 +27,12 @@ pub(crate) async fn create_account(
     let typed = name.clone();
     let made = blocking(move || {
         let input = NameInput { name: typed };
-        named(c.admin.create_account(&principal, input, c.clock.now()))
+        keep_bad_request(c.admin.create_account(&principal, input, c.clock.now()))
     })
     .await;
     match made {
-        Ok(Ok(account)) => Ok(see_other(&format!(
-            "{BASE_PATH}/accounts/{}",
-            account.id.as_str()
-        ))),
-        Ok(Err(message)) => {
+        Ok(Ok(account)) => Ok(see_other(&Object::Account(account.id).href())),
+        Ok(Err((_, message))) => {
             home_page(&console, &me, name, Some(message), StatusCode::BAD_REQUEST).await
         }
         Err(e) => Ok(e.response(Some(me.nav()))),
@@ -89,15 +77,15 @@ pub(crate) async fn create_environment(
     let account = id.clone();
     let made = blocking(move || {
         let input = NameInput { name: typed };
-        named(
+        keep_bad_request(
             c.admin
                 .create_environment(&principal, &account, input, c.clock.now()),
         )
     })
     .await;
     match made {
-        Ok(Ok(_)) => Ok(see_other(&format!("{BASE_PATH}/accounts/{}", id.as_str()))),
-        Ok(Err(message)) => {
+        Ok(Ok(_)) => Ok(see_other(&Object::Account(id).href())),
+        Ok(Err((_, message))) => {
             account_page(
                 &console,
                 &me,
@@ -132,10 +120,7 @@ pub(crate) async fn close_environment(
     })
     .await;
     match done {
-        Ok(account) => Ok(see_other(&format!(
-            "{BASE_PATH}/accounts/{}",
-            account.as_str()
-        ))),
+        Ok(account) => Ok(see_other(&Object::Account(account).href())),
         Err(e) => Ok(e.response(Some(me.nav()))),
     }
 }

@@ -9,8 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use admin_api::ops::{AdministratorEntry, AdministratorId, InviteInput};
 
 use super::keep_bad_request;
-use super::keys::signed_form;
 use super::object::Object;
+use super::signed_form;
 use crate::error::ConsoleError;
 use crate::pages::{minutes, render, AdministratorRow, AdministratorsPage, InvitedLink};
 use crate::session::SignedIn;

@@ -87,7 +87,7 @@ pub(crate) async fn audit(
     let Some(object) = Object::parse(&kind, &id) else {
         return Ok(ConsoleError::NotFound.response(Some(me.nav())));
     };
-    let cursor = super::keys::cursor_of(&req);
+    let cursor = super::cursor_of(&req);
     let c = console.clone();
     let principal = me.principal.clone();
     let target = object.clone();

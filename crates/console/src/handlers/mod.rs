@@ -5,6 +5,7 @@ mod administrators;
 mod assets;
 mod audit;
 mod home;
+mod key_form;
 mod keys;
 mod object;
 mod objects;
@@ -18,7 +19,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use admin_api::AdminError;
 
+use crate::csrf::FIELD;
 use crate::error::ConsoleError;
+use crate::form::Form;
 use crate::session::SignedIn;
 use crate::{csrf, Console};
 
@@ -134,4 +137,25 @@ fn require_token(expected: Option<&str>, presented: &str) -> Result<(), ConsoleE
             Err(ConsoleError::Forbidden)
         }
     }
+}
+
+/// The `cursor` of a listing page's query: where the API's pagination goes on.
+fn cursor_of(req: &HttpRequest) -> Option<String> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A signed-in person's state-changing form: same origin, the form, the session, the
+/// page's token.
+async fn signed_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    console: &web::Data<Console>,
+) -> Result<(SignedIn, Form), ConsoleError> {
+    require_same_origin(req, console)?;
+    let form = Form::read(req, payload).await?;
+    let me = Console::signed_in(console, req).await?;
+    require_token(Some(&me.csrf_token()), form.get(FIELD))?;
+    Ok((me, form))
 }

@@ -9,8 +9,8 @@ use keypair_store::{AccountId, EnvironmentId};
 
 use super::home::{account_page, home_page};
 use super::keep_bad_request;
-use super::keys::signed_form;
 use super::object::Object;
+use super::signed_form;
 use crate::error::ConsoleError;
 use crate::{blocking, see_other, Console, BASE_PATH};
 
